@@ -1,0 +1,119 @@
+//! Settings from flags, environment variables and an optional TOML file, in that order of
+//! precedence (a flag wins over its variable, which wins over the file, which wins over defaults).
+
+use clap::Args;
+use ipnet::IpNet;
+use openmonime_http::ServerConfig;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+pub const DEFAULT_DATABASE: &str = "sqlite:openmonime.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite:PATH` (default `sqlite:openmonime.db`) or `postgres://…`.
+    #[arg(long, env = "OPENMONIME_DATABASE_URL", global = true)]
+    pub database: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, env = "OPENMONIME_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format: `human` or `json`.
+    #[arg(long, env = "OPENMONIME_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "OPENMONIME_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL, used in links the API returns (default http://LISTEN).
+    #[arg(long, env = "OPENMONIME_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// MaxMind-format country database (.mmdb) for `requestOrigin.country`.
+    #[arg(long, env = "OPENMONIME_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+    /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
+    #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted request body in bytes (default 65536).
+    #[arg(long, env = "OPENMONIME_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+}
+
+/// The optional TOML file; every key mirrors a flag.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    database: Option<String>,
+    log_format: Option<String>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    geoip_db: Option<PathBuf>,
+    #[serde(default)]
+    trusted_proxies: Vec<IpNet>,
+    body_limit: Option<usize>,
+}
+
+fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
+    match path {
+        None => Ok(FileConfig::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
+        }
+    }
+}
+
+pub struct DatabaseSettings {
+    pub database: String,
+    pub log_format: String,
+}
+
+impl DatabaseArgs {
+    pub fn resolve(&self) -> Result<DatabaseSettings, String> {
+        let file = load_file(&self.config)?;
+        Ok(DatabaseSettings {
+            database: self.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            log_format: self.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
+        })
+    }
+}
+
+pub struct ServeSettings {
+    pub database: String,
+    pub log_format: String,
+    pub listen: String,
+    pub geoip_db: Option<PathBuf>,
+    pub server: ServerConfig,
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> Result<ServeSettings, String> {
+        let file = load_file(&self.db.config)?;
+        let listen = self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let public_url = self.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
+        let mut server = ServerConfig { public_url, ..ServerConfig::default() };
+        server.trusted_proxies = if self.trusted_proxies.is_empty() { file.trusted_proxies } else { self.trusted_proxies.clone() };
+        if let Some(limit) = self.body_limit.or(file.body_limit) {
+            server.body_limit = limit;
+        }
+        Ok(ServeSettings {
+            database: self.db.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            log_format: self.db.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
+            listen,
+            geoip_db: self.geoip_db.clone().or(file.geoip_db),
+            server,
+        })
+    }
+}
+
+/// Human lines on a terminal, or one JSON object per line; level from `RUST_LOG` (default info).
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

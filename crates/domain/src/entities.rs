@@ -1,0 +1,232 @@
+//! The records the platform keeps: people, Spaces, tokens, accounts, ledger entries, transfers.
+//!
+//! These are domain shapes, not wire shapes: the HTTP crate decides how each is rendered.
+
+use crate::ids::*;
+use crate::money::{Currency, Money};
+use crate::permission::PermissionSet;
+use crate::version::ApiVersion;
+use crate::Environment;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// The tenant of every money object: one Space in one environment. Every tenant query in the
+/// store takes one, so an unscoped query cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    pub space_id: SpaceId,
+    pub environment: Environment,
+}
+
+/// A person's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Monimeer {
+    pub id: MonimeerId,
+    pub name: String,
+    pub email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub offboarded_at: Option<OffsetDateTime>,
+}
+
+/// A tenant: a business using Monime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Space {
+    pub id: SpaceId,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A Monimeer's place in a Space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub space_id: SpaceId,
+    pub monimeer_id: MonimeerId,
+    /// The role's name: a built-in (`owner`, `admin`, `developer`, `viewer`) or a custom role.
+    pub role: String,
+}
+
+/// An access token as stored: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub id: TokenId,
+    pub monimeer_id: MonimeerId,
+    pub name: String,
+    pub environment: Environment,
+    pub permissions: PermissionSet,
+    pub space_id: Option<SpaceId>,
+    pub allowed_ips: Vec<IpNet>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub api_version: ApiVersion,
+    /// Prefix and last four characters, for recognising a token in a list.
+    pub hint: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What a token creation asks for (the secret and its hash are minted by the caller).
+#[derive(Debug, Clone)]
+pub struct NewAccessToken {
+    pub monimeer_id: MonimeerId,
+    pub name: String,
+    pub environment: Environment,
+    pub permissions: PermissionSet,
+    pub space_id: Option<SpaceId>,
+    pub allowed_ips: Vec<IpNet>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub api_version: ApiVersion,
+}
+
+/// A token's status as lists show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl AccessToken {
+    pub fn status(&self, now: OffsetDateTime) -> TokenStatus {
+        if self.revoked_at.is_some_and(|r| r <= now) {
+            TokenStatus::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
+/// A wallet/ledger unit in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinancialAccount {
+    pub id: FinancialAccountId,
+    pub uvan: String,
+    pub name: String,
+    pub currency: Currency,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+    /// Available balance in minor units; never negative.
+    pub balance: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// A credit or a debit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Credit,
+    Debit,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Credit => "credit",
+            EntryKind::Debit => "debit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "credit" => Some(EntryKind::Credit),
+            "debit" => Some(EntryKind::Debit),
+            _ => None,
+        }
+    }
+}
+
+/// The object that caused a ledger entry (`internal_transfer`, `ledger_adjustment`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub id: String,
+    pub kind: String,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// An immutable ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinancialTransaction {
+    pub id: FinancialTransactionId,
+    pub kind: EntryKind,
+    pub amount: Money,
+    pub timestamp: OffsetDateTime,
+    pub reference: String,
+    pub account_id: FinancialAccountId,
+    pub balance_after: i64,
+    pub owner: Ownership,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Where a transfer is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    Pending,
+    Processing,
+    Failed,
+    Completed,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "pending",
+            TransferStatus::Processing => "processing",
+            TransferStatus::Failed => "failed",
+            TransferStatus::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Processing, Self::Failed, Self::Completed].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Why a transfer failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferFailure {
+    FundInsufficient,
+    Unknown,
+}
+
+impl TransferFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferFailure::FundInsufficient => "fund_insufficient",
+            TransferFailure::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fund_insufficient" => Some(Self::FundInsufficient),
+            "unknown" => Some(Self::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// A movement of money between two accounts of one Space and environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalTransfer {
+    pub id: InternalTransferId,
+    pub status: TransferStatus,
+    pub amount: Money,
+    pub source: FinancialAccountId,
+    pub destination: FinancialAccountId,
+    pub transaction_reference: Option<String>,
+    pub description: Option<String>,
+    pub failure: Option<(TransferFailure, Option<String>)>,
+    pub metadata: Option<Map<String, Value>>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: Option<OffsetDateTime>,
+}

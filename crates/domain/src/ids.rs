@@ -1,0 +1,120 @@
+//! Prefixed, typed, unguessable identifiers (`spc-…`, `fac-…`): a wrong prefix is a parse error.
+//!
+//! Every id is its prefix followed by 22 base62 characters drawn from the thread CSPRNG (about 131
+//! bits), so ids can be shown to clients without revealing counts or creation order. Ordering and
+//! pagination use a separate sequence number in the store.
+
+use rand::distributions::{Alphanumeric, DistString};
+use serde::{Deserialize, Serialize};
+
+/// Length of the random part of a generated id.
+pub const ID_RANDOM_LEN: usize = 22;
+/// Longest id accepted anywhere (the spec caps `Monime-Space-Id` at 64 characters).
+pub const ID_MAX_LEN: usize = 64;
+
+/// Random base62 text from the thread CSPRNG.
+pub fn random_base62(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+}
+
+/// True when `body` could be the random part of an id: 1..=(64 - prefix) base62 characters.
+fn valid_body(prefix: &str, body: &str) -> bool {
+    !body.is_empty()
+        && prefix.len() + body.len() <= ID_MAX_LEN
+        && body.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id.
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, random_base62(ID_RANDOM_LEN)))
+            }
+
+            /// Accepts only this type's prefix followed by base62 characters.
+            pub fn parse(s: &str) -> Option<Self> {
+                let body = s.strip_prefix($prefix)?;
+                valid_body($prefix, body).then(|| Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("not a valid {} id", $prefix))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A Space: a tenant. The `spc-` prefix is the spec's.
+    SpaceId, "spc-");
+typed_id!(
+    /// A Monimeer: a person's account.
+    MonimeerId, "mmr-");
+typed_id!(
+    /// An access token's public id (never the secret).
+    TokenId, "tok-");
+typed_id!(
+    /// A financial account.
+    FinancialAccountId, "fac-");
+typed_id!(
+    /// A financial transaction (ledger entry).
+    FinancialTransactionId, "txn-");
+typed_id!(
+    /// An internal transfer.
+    InternalTransferId, "trn-");
+typed_id!(
+    /// An operator's ledger adjustment (the only way money enters the ledger here).
+    AdjustmentId, "adj-");
+typed_id!(
+    /// One HTTP request attempt.
+    RequestId, "req-");
+
+/// The reference shared by the ledger entries of one money movement.
+pub fn new_transaction_reference() -> String {
+    format!("ftr-{}", random_base62(ID_RANDOM_LEN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_round_trip_and_reject_other_prefixes() {
+        let id = SpaceId::generate();
+        assert!(id.as_str().starts_with("spc-"));
+        assert_eq!(id.as_str().len(), 4 + ID_RANDOM_LEN);
+        assert_eq!(SpaceId::parse(id.as_str()), Some(id.clone()));
+        assert!(FinancialAccountId::parse(id.as_str()).is_none());
+        assert!(SpaceId::parse("spc-").is_none());
+        assert!(SpaceId::parse("spc-abc def").is_none());
+        assert!(SpaceId::parse(&format!("spc-{}", "a".repeat(61))).is_none());
+        assert!(SpaceId::parse(&format!("spc-{}", "a".repeat(60))).is_some());
+    }
+}

@@ -1,0 +1,22 @@
+//! openmonime's domain model: the rules of the Monime platform as pure functions and types, with no I/O.
+//!
+//! Everything here is deterministic given its inputs (randomness comes from a CSPRNG passed in or the
+//! thread RNG), so the storage and HTTP crates can share one definition of what a token, a permission,
+//! an amount of money or a valid request field is.
+
+pub mod cursor;
+pub mod entities;
+pub mod environment;
+pub mod ids;
+pub mod metadata;
+pub mod money;
+pub mod permission;
+pub mod role;
+pub mod time_fmt;
+pub mod token;
+pub mod uvan;
+pub mod validation;
+pub mod version;
+
+pub use environment::Environment;
+pub use validation::{FieldError, Validation};

@@ -1,0 +1,217 @@
+//! The authorization pipeline: one place that decides whether a request may proceed.
+//!
+//! Order (Monime's documented pipeline): the token (401 on any failure), then for Space-scoped
+//! routes the Space (400 if the header is missing or malformed, 403 if unknown or not a member —
+//! the same answer, so Space ids cannot be probed), the token's Space binding (403), the caller's
+//! IP against the token's allowlist (403), and finally the permission against token ∩ role (403,
+//! naming the permission and which side lacks it). Every route declares its [`Access`] where it is
+//! registered (see [`routes`]); there is no way to register a `/v1` route without one.
+
+pub mod cache;
+pub mod routes;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use openmonime_domain::entities::Tenant;
+use openmonime_domain::ids::{SpaceId, TokenId, ID_MAX_LEN};
+use openmonime_domain::permission::{decide, MissingFrom, Permission};
+use openmonime_domain::time_fmt;
+use openmonime_domain::token::{self, TokenFormatError, TokenHash};
+use openmonime_domain::version::ApiVersion;
+use openmonime_store::identity::{ResolvedRole, TokenLookup};
+use serde_json::json;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A Space-scoped route: `Monime-Space-Id` required; permission checked against token ∩ role.
+    Space(Permission),
+    /// A route outside any Space (catalogue, the caller's own tokens): the token's permission only.
+    Account(Permission),
+}
+
+impl Access {
+    pub fn permission(self) -> Permission {
+        match self {
+            Access::Space(p) | Access::Account(p) => p,
+        }
+    }
+}
+
+/// The resolved client address of this request (see `client_ip`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Who is calling and in what scope; inserted by the pipeline, read by handlers.
+#[derive(Clone)]
+pub struct Caller {
+    pub token: Arc<TokenLookup>,
+    /// Present on Space-scoped routes.
+    pub tenant: Option<Tenant>,
+    pub role: Option<Arc<ResolvedRole>>,
+    pub version: ApiVersion,
+    pub ip: IpAddr,
+}
+
+impl Caller {
+    /// The tenant of a Space-scoped route.
+    pub fn tenant(&self) -> ApiResult<&Tenant> {
+        self.tenant.as_ref().ok_or_else(ApiError::internal)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Only reachable through the pipeline; a handler mounted without it is refused outright.
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::forbidden("route_not_permitted", "this route declares no permission and cannot be called")
+        })
+    }
+}
+
+/// The token id of an authenticated request, left in the response for the request log.
+#[derive(Debug, Clone)]
+pub struct LoggedTokenId(pub TokenId);
+
+/// Reads `Authorization: Bearer <token>` and validates the token (every 401 cause).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
+    let raw = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("authorization_missing", "send `Authorization: Bearer <access token>`"))?;
+    let value = raw.to_str().unwrap_or("");
+    let presented = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("authorization_malformed", "the Authorization header must be `Bearer <access token>`"))?;
+    match token::parse(presented) {
+        Ok(_) => {}
+        Err(TokenFormatError::Malformed) => {
+            return Err(ApiError::unauthorized("token_malformed", "the bearer value is not a Monime access token (`mon_…` or `mon_test_…`)"))
+        }
+        Err(TokenFormatError::BadChecksum) => {
+            return Err(ApiError::unauthorized("token_checksum_invalid", "the access token's checksum does not match: it was mistyped or truncated"))
+        }
+    }
+    let found = state.auth.token(&TokenHash::of(presented)).await?;
+    let found = found.ok_or_else(|| ApiError::unauthorized("token_unknown", "no access token matches the one presented"))?;
+    let now = time_fmt::now();
+    if found.token.revoked_at.is_some_and(|r| r <= now) {
+        return Err(ApiError::unauthorized("token_revoked", "the access token has been revoked"));
+    }
+    if found.token.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::unauthorized("token_expired", "the access token has expired"));
+    }
+    if found.owner_offboarded {
+        return Err(ApiError::unauthorized("token_owner_offboarded", "the access token's owner no longer has access to Monime"));
+    }
+    Ok(found)
+}
+
+/// Parses `Monime-Version`; absent means the token's default release.
+pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
+    let Some(raw) = headers.get("monime-version") else { return Ok(None) };
+    let supported = ApiVersion::supported_ids();
+    raw.to_str()
+        .ok()
+        .and_then(ApiVersion::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request("api_version_unsupported", format!("Monime-Version must be one of: {}", supported.join(", ")))
+                .with_detail(json!({"header": "Monime-Version", "supported": supported}))
+        })
+}
+
+fn space_header(headers: &HeaderMap) -> ApiResult<SpaceId> {
+    let raw = headers
+        .get("monime-space-id")
+        .ok_or_else(|| ApiError::bad_request("space_id_missing", "this route is Space-scoped: send the `Monime-Space-Id` header"))?;
+    raw.to_str().ok().filter(|s| s.len() <= ID_MAX_LEN).and_then(SpaceId::parse).ok_or_else(|| {
+        ApiError::bad_request("space_id_malformed", "`Monime-Space-Id` must be `spc-` followed by letters and digits, at most 64 characters")
+    })
+}
+
+fn permission_denied(needed: Permission, missing: MissingFrom) -> ApiError {
+    let side = match missing {
+        MissingFrom::Token => "your access token does not include it",
+        MissingFrom::Role => "your role in this Space does not grant it",
+        MissingFrom::TokenAndRole => "neither your access token nor your role in this Space grants it",
+    };
+    ApiError::forbidden("permission_denied", format!("this request needs `{needed}`, and {side}"))
+        .with_detail(json!({"permission": needed.word(), "missingFrom": missing}))
+}
+
+/// Runs the whole pipeline for a route with the given access requirement.
+pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip: IpAddr) -> ApiResult<Caller> {
+    let found = authenticate(state, headers).await?;
+    let token = &found.token;
+    let version = requested_version(headers)?.unwrap_or(token.api_version);
+    let allowed_ip = token.allowed_ips.is_empty() || token.allowed_ips.iter().any(|net| net.contains(&ip));
+    let ip_refused = || {
+        ApiError::forbidden("ip_not_allowed", "the caller's IP address is outside this access token's allowlist")
+            .with_detail(json!({"ipAddress": ip.to_string()}))
+    };
+    let needed = access.permission();
+    match access {
+        Access::Account(_) => {
+            if !allowed_ip {
+                return Err(ip_refused());
+            }
+            if !token.permissions.contains(needed) {
+                return Err(permission_denied(needed, MissingFrom::Token));
+            }
+            Ok(Caller { token: found.clone(), tenant: None, role: None, version, ip })
+        }
+        Access::Space(_) => {
+            let space = space_header(headers)?;
+            let role = state.auth.role(&space, &token.monimeer_id).await?.ok_or_else(|| {
+                ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it")
+            })?;
+            if token.space_id.as_ref().is_some_and(|bound| bound != &space) {
+                return Err(ApiError::forbidden("token_space_mismatch", "this access token is bound to a different Space"));
+            }
+            if !allowed_ip {
+                return Err(ip_refused());
+            }
+            decide(needed, token.permissions, role.permissions).map_err(|missing| permission_denied(needed, missing))?;
+            let tenant = Tenant { space_id: space, environment: token.environment };
+            Ok(Caller { token: found.clone(), tenant: Some(tenant), role: Some(role), version, ip })
+        }
+    }
+}
+
+/// The per-route middleware: runs [`authorize`] and hands the [`Caller`] to the handler.
+pub async fn pipeline(State((state, access)): State<(AppState, Access)>, mut request: Request, next: Next) -> Response {
+    let ip = request.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    match authorize(&state, access, request.headers(), ip).await {
+        Ok(caller) => {
+            let token_id = caller.token.token.id.clone();
+            let expires = caller.token.token.expires_at;
+            request.extensions_mut().insert(caller);
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(LoggedTokenId(token_id));
+            if let Some(expires) = expires {
+                if let Ok(v) = time_fmt::rfc3339(expires).parse() {
+                    response.headers_mut().insert("monime-token-expiration", v);
+                }
+            }
+            response
+        }
+        Err(err) => {
+            if err.status == StatusCode::UNAUTHORIZED || err.status == StatusCode::FORBIDDEN {
+                tracing::info!(reason = err.reason, client_ip = %ip, "request refused");
+            }
+            err.into_response()
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The `/v1` route table: every route is registered with its operation name and its [`Access`],
+//! and the pipeline is attached at that moment, so an undeclared route cannot exist.
+
+use super::{pipeline, Access};
+use crate::state::AppState;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+
+/// One row of the published route table.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// axum path syntax (`/v1/financial-accounts/{id}`).
+    pub path: &'static str,
+    /// The official document's `operationId` where Monime defines one.
+    pub operation: &'static str,
+    pub access: Access,
+}
+
+/// Builds the `/v1` router; the only way routes get into it is [`ApiRouter::route`].
+pub struct ApiRouter {
+    state: AppState,
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+}
+
+impl ApiRouter {
+    pub fn new(state: AppState) -> Self {
+        ApiRouter { state, router: Router::new(), specs: Vec::new() }
+    }
+
+    pub fn route<H, T>(mut self, method: Method, path: &'static str, operation: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+        let guarded = on(filter, handler).layer(from_fn_with_state((self.state.clone(), access), pipeline));
+        self.router = self.router.route(path, guarded);
+        self.specs.push(RouteSpec { method, path, operation, access });
+        self
+    }
+
+    pub fn finish(self) -> (Router<AppState>, Vec<RouteSpec>) {
+        (self.router, self.specs)
+    }
+}

@@ -1,0 +1,123 @@
+//! The one error type at the HTTP boundary: every refusal becomes Monime's error envelope with a
+//! stable `reason`; internal causes are logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use openmonime_domain::FieldError;
+use openmonime_store::StoreError;
+use serde_json::{json, Value};
+
+/// An error answer: HTTP status, stable snake_case reason, human message, structured details.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Vec<Value>,
+    /// Extra response headers (e.g. `Retry-After`).
+    pub headers: Vec<(&'static str, HeaderValue)>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, reason, message: message.into(), details: Vec::new(), headers: Vec::new() }
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.details.push(detail);
+        self
+    }
+
+    pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    pub fn unauthorized(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, reason, message)
+    }
+
+    pub fn forbidden(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, reason, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// A 400 naming each invalid field in `details`.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let message = match errors.as_slice() {
+            [one] => one.message.clone(),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        let mut err = Self::bad_request("validation_failed", message);
+        err.details = errors.into_iter().map(|e| json!({"field": e.field, "reason": e.reason, "message": e.message})).collect();
+        err
+    }
+
+    /// A 400 for one field.
+    pub fn field(field: &str, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError { field: field.to_owned(), reason, message: message.into() }])
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; it is safe to retry")
+    }
+
+    /// The envelope body, as bytes, for places that build responses by hand.
+    pub fn body(&self) -> Value {
+        json!({
+            "success": false,
+            "messages": [],
+            "error": {"code": self.status.as_u16(), "reason": self.reason, "message": self.message, "details": self.details},
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::not_found("object"),
+            StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, reason, conflict_message(reason)),
+            StoreError::IdempotencyKeyInUse => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "this Idempotency-Key was already used with a different request (method, path or body)",
+            ),
+            StoreError::Database(sqlx_err @ (openmonime_store::error::SqlxError::PoolTimedOut | openmonime_store::error::SqlxError::PoolClosed)) => {
+                tracing::warn!(error = %sqlx_err, "database unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the database is busy; retry shortly")
+            }
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn conflict_message(reason: &str) -> &'static str {
+    match reason {
+        "reference_in_use" => "another financial account in this Space and environment already has this reference",
+        "transfer_not_pending" => "only a pending transfer can be deleted; this one has already settled",
+        "last_owner" => "a Space must keep at least one owner",
+        "already_a_member" => "the Monimeer is already a member of this Space",
+        "role_unknown" => "no role with this name exists in the Space",
+        "monimeer_offboarded" => "the Monimeer has been offboarded",
+        "token_already_revoked" => "the token was already revoked",
+        "balance_overflow" => "the balance would overflow",
+        _ => "the request conflicts with the current state",
+    }
+}

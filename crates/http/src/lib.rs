@@ -1,0 +1,67 @@
+//! openmonime's HTTP API: Monime's wire conventions, the authorization pipeline, and thin handlers
+//! over the store.
+//!
+//! [`app`] builds the whole application as a `Router`, so tests drive exactly what production
+//! serves; [`serve`] runs it on a listener until a shutdown signal.
+
+pub mod auth;
+pub mod client_ip;
+pub mod envelope;
+pub mod error;
+pub mod geoip;
+pub mod handlers;
+pub mod idempotency;
+pub mod json;
+pub mod state;
+pub mod wire;
+
+pub use state::{AppState, ServerConfig};
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = handlers::api_routes(state.clone()).finish();
+    Router::new()
+        .route("/", get(handlers::root::root))
+        .route("/healthz", get(handlers::health::healthz))
+        .route("/readyz", get(handlers::health::readyz))
+        .merge(api)
+        .fallback(wire::not_found)
+        .method_not_allowed_fallback(wire::method_not_allowed)
+        .route_layer(from_fn(wire::remember_route))
+        .layer(CatchPanicLayer::custom(wire::panic_response))
+        .layer(from_fn_with_state(state.clone(), wire::wire))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish. Also follows the
+/// store's change feed so authorization changes made elsewhere take effect here.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let follower = tokio::spawn(auth::cache::follow_changes(state.auth.clone(), state.store.clone(), state.config.change_poll));
+    let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    follower.abort();
+    purger.abort();
+    result
+}
+
+/// Deletes idempotency records past their retention, hourly.
+async fn purge_idempotency_records(store: openmonime_store::Store) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        match store.purge_idempotency().await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+        }
+    }
+}

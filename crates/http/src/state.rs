@@ -1,0 +1,51 @@
+//! What every request shares: the store, the authorization cache, the GeoIP reader, the settings.
+
+use crate::auth::cache::AuthCache;
+use crate::geoip::GeoIp;
+use ipnet::IpNet;
+use openmonime_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Server settings that handlers and middleware read.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base URL clients reach this server at; used in links the API returns.
+    pub public_url: String,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// How often the change feed is polled for authorization changes made elsewhere.
+    pub change_poll: Duration,
+    /// Entries per authorization cache (tokens, roles).
+    pub cache_capacity: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            change_poll: Duration::from_millis(250),
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+/// Cheap to clone; one per server.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+    pub auth: Arc<AuthCache>,
+    pub geoip: Option<Arc<GeoIp>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig, geoip: Option<GeoIp>) -> Self {
+        let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
+        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new) }
+    }
+}

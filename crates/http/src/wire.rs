@@ -1,0 +1,140 @@
+//! Conventions every response follows: request id, timing and checksum headers, the body-size
+//! limit, client-IP resolution, panic containment, and the one-line request log.
+
+use crate::auth::{ClientIp, LoggedTokenId};
+use crate::client_ip;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use openmonime_domain::ids::RequestId;
+use openmonime_domain::time_fmt;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+tokio::task_local! {
+    /// The id of the request being served, for answers built far from the request (panics).
+    pub static REQUEST_ID: RequestId;
+}
+
+/// SHA-256 of method, path and body: the `Monime-Request-Checksum` header and the idempotency
+/// fingerprint.
+#[derive(Debug, Clone)]
+pub struct RequestChecksum(pub String);
+
+/// The matched route template, carried to the request log.
+#[derive(Debug, Clone)]
+pub struct LoggedRoute(pub String);
+
+fn checksum(method: &str, path: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the {limit}-byte limit"))
+}
+
+async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(err) => {
+            let is_limit = std::error::Error::source(&err).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if is_limit { too_large(limit) } else { ApiError::bad_request("body_unreadable", "the request body could not be read") })
+        }
+    }
+}
+
+/// The outermost layer.
+pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let arrived = time_fmt::now();
+    let request_id = RequestId::generate();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+
+    let (mut parts, body) = request.into_parts();
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+    parts.extensions.insert(ClientIp(ip));
+    let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+
+    let (sum, mut response) = match read_body(body, declared, state.config.body_limit).await {
+        Ok(bytes) => {
+            let sum = checksum(method.as_str(), &path, &bytes);
+            parts.extensions.insert(RequestChecksum(sum.clone()));
+            let request = Request::from_parts(parts, Body::from(bytes));
+            (sum, REQUEST_ID.scope(request_id.clone(), next.run(request)).await)
+        }
+        Err(err) => (checksum(method.as_str(), &path, b""), err.into_response()),
+    };
+
+    let elapsed = started.elapsed();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert("monime-request-id", v.clone());
+        headers.insert("x-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&time_fmt::rfc3339(arrived)) {
+        headers.insert("monime-request-timestamp", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}ms", elapsed.as_secs_f64() * 1000.0)) {
+        headers.insert("monime-request-duration", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&sum) {
+        headers.insert("monime-request-checksum", v);
+    }
+
+    let route = response.extensions().get::<LoggedRoute>().map(|r| r.0.clone());
+    let token_id = response.extensions().get::<LoggedTokenId>().map(|t| t.0.to_string());
+    tracing::info!(
+        target: "openmonime::request",
+        method = %method,
+        route = route.as_deref().unwrap_or("<unmatched>"),
+        status = response.status().as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        token_id = token_id.as_deref().unwrap_or("-"),
+        client_ip = %ip,
+        "request"
+    );
+    response
+}
+
+/// Copies the matched route template into the response for the request log.
+pub async fn remember_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(LoggedRoute(route));
+    }
+    response
+}
+
+/// A handler panicked: answer 500 in the envelope with the request id; the server keeps serving.
+pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let request_id = REQUEST_ID.try_with(|id| id.to_string()).unwrap_or_default();
+    // The payload is deliberately not logged or echoed: it is free text from anywhere in the code.
+    tracing::error!(request_id = %request_id, "handler panicked");
+    ApiError::internal().with_detail(serde_json::json!({"requestId": request_id})).into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; see the API reference for the available paths")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that HTTP method")
+}

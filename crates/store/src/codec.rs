@@ -1,0 +1,73 @@
+//! Conversions between domain values and the plain `TEXT`/`BIGINT` columns both backends share.
+
+use crate::error::{StoreError, StoreResult};
+use openmonime_domain::money::Currency;
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::time_fmt;
+use openmonime_domain::Environment;
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+pub(crate) fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn time(row: &AnyRow, col: &str) -> StoreResult<OffsetDateTime> {
+    Ok(time_fmt::from_micros(int(row, col)?))
+}
+
+pub(crate) fn opt_time(row: &AnyRow, col: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(time_fmt::from_micros))
+}
+
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    time_fmt::to_micros(t)
+}
+
+pub(crate) fn environment(row: &AnyRow, col: &str) -> StoreResult<Environment> {
+    Environment::parse(&text(row, col)?).ok_or_else(|| corrupt(col))
+}
+
+pub(crate) fn currency(row: &AnyRow, col: &str) -> StoreResult<Currency> {
+    Currency::parse(&text(row, col)?).ok_or_else(|| corrupt(col))
+}
+
+pub(crate) fn id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+    parse(&text(row, col)?).ok_or_else(|| corrupt(col))
+}
+
+pub(crate) fn json_map(row: &AnyRow, col: &str) -> StoreResult<Option<Map<String, Value>>> {
+    match opt_text(row, col)? {
+        None => Ok(None),
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(|_| corrupt(col)),
+    }
+}
+
+pub(crate) fn encode_json_map(map: &Option<Map<String, Value>>) -> Option<String> {
+    map.as_ref().map(|m| Value::Object(m.clone()).to_string())
+}
+
+/// Permissions are stored as their explicit words, space-separated.
+pub(crate) fn permissions(row: &AnyRow, col: &str) -> StoreResult<PermissionSet> {
+    let words = text(row, col)?;
+    let words: Vec<&str> = words.split_whitespace().collect();
+    PermissionSet::expand(&words).map_err(|_| corrupt(col))
+}
+
+pub(crate) fn encode_permissions(set: PermissionSet) -> String {
+    set.words().join(" ")
+}

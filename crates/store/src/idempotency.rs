@@ -1,0 +1,95 @@
+//! Idempotent creates: the key's record is written in the same transaction as the effects.
+//!
+//! A create first claims `(Space, environment, Monimeer, key)` with an insert that does nothing
+//! on conflict. On PostgreSQL a concurrent claim of the same key waits for the first transaction
+//! to finish, then sees its record; on SQLite writers are serialized. Either way exactly one
+//! request performs the effects, and every other one replays its response or is refused.
+
+use crate::backend::WriteTx;
+use crate::codec::*;
+use crate::error::{StoreError, StoreResult};
+use openmonime_domain::entities::Tenant;
+use openmonime_domain::ids::MonimeerId;
+use openmonime_domain::time_fmt;
+
+/// How long records are kept before `purge_idempotency` may delete them.
+pub const RETENTION: time::Duration = time::Duration::hours(24);
+
+/// An `Idempotency-Key` as a create presents it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub monimeer_id: MonimeerId,
+    pub key: String,
+    /// Checksum of method, path and body: a different request under the same key is refused.
+    pub fingerprint: String,
+}
+
+/// What a create did.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// The effects happened now; `body` is the response recorded for replays.
+    Fresh { value: T, body: String },
+    /// The key was seen before with the same request: the first response, verbatim.
+    Replayed { body: String },
+}
+
+/// Claims the key inside `tx`. `Ok(None)`: this request owns it and must perform the effects.
+/// `Ok(Some(body))`: replay. `Err(IdempotencyKeyInUse)`: same key, different request.
+pub(crate) async fn claim(tx: &mut WriteTx, tenant: &Tenant, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_records (space_id, environment, monimeer_id, idem_key, fingerprint, response_body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(claim.monimeer_id.as_str())
+    .bind(&claim.key)
+    .bind(&claim.fingerprint)
+    .bind(micros(time_fmt::now()))
+    .execute(&mut *tx.tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, response_body FROM idempotency_records \
+         WHERE space_id = $1 AND environment = $2 AND monimeer_id = $3 AND idem_key = $4",
+    )
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(claim.monimeer_id.as_str())
+    .bind(&claim.key)
+    .fetch_one(&mut *tx.tx)
+    .await?;
+    if text(&row, "fingerprint")? != claim.fingerprint {
+        return Err(StoreError::IdempotencyKeyInUse);
+    }
+    Ok(Some(text(&row, "response_body")?))
+}
+
+/// Stores the response of the request that owns the claim, in the same transaction.
+pub(crate) async fn complete(tx: &mut WriteTx, tenant: &Tenant, claim: &IdempotencyClaim, body: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE idempotency_records SET response_body = $1 \
+         WHERE space_id = $2 AND environment = $3 AND monimeer_id = $4 AND idem_key = $5",
+    )
+    .bind(body)
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(claim.monimeer_id.as_str())
+    .bind(&claim.key)
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
+}
+
+impl crate::Store {
+    /// Deletes records older than the retention period; returns how many.
+    pub async fn purge_idempotency(&self) -> StoreResult<u64> {
+        let cutoff = micros(time_fmt::now() - RETENTION);
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1").bind(cutoff).execute(&mut *tx.tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,467 @@
+//! Monimeers, Spaces, roles, memberships and access tokens, and the change feed that tells every
+//! node which cached authorizations went stale.
+
+use crate::backend::{Store, WriteTx};
+use crate::codec::*;
+use crate::error::{StoreError, StoreResult};
+use crate::ledger;
+use ipnet::IpNet;
+use openmonime_domain::entities::*;
+use openmonime_domain::ids::*;
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::role::BuiltinRole;
+use openmonime_domain::time_fmt;
+use openmonime_domain::token::TokenHash;
+use openmonime_domain::version::ApiVersion;
+use openmonime_domain::Environment;
+use sqlx::any::AnyRow;
+
+/// What changed, as the change feed reports it to other nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthChange {
+    /// A token was revoked (or otherwise changed): subject is its id.
+    Token(TokenId),
+    /// A Monimeer was offboarded: every token they own is affected.
+    Monimeer(MonimeerId),
+    /// A membership was added, changed or removed.
+    Membership(SpaceId, MonimeerId),
+    /// A Space's roles changed: every membership in it is affected.
+    SpaceRoles(SpaceId),
+}
+
+impl AuthChange {
+    fn encode(&self) -> (&'static str, String) {
+        match self {
+            AuthChange::Token(id) => ("token", id.to_string()),
+            AuthChange::Monimeer(id) => ("monimeer", id.to_string()),
+            AuthChange::Membership(s, m) => ("membership", format!("{s} {m}")),
+            AuthChange::SpaceRoles(s) => ("space_roles", s.to_string()),
+        }
+    }
+
+    fn decode(kind: &str, subject: &str) -> Option<AuthChange> {
+        Some(match kind {
+            "token" => AuthChange::Token(TokenId::parse(subject)?),
+            "monimeer" => AuthChange::Monimeer(MonimeerId::parse(subject)?),
+            "membership" => {
+                let (s, m) = subject.split_once(' ')?;
+                AuthChange::Membership(SpaceId::parse(s)?, MonimeerId::parse(m)?)
+            }
+            "space_roles" => AuthChange::SpaceRoles(SpaceId::parse(subject)?),
+            _ => return None,
+        })
+    }
+}
+
+/// A token found by its hash, with what the pipeline needs about its owner.
+#[derive(Debug, Clone)]
+pub struct TokenLookup {
+    pub token: AccessToken,
+    pub owner_offboarded: bool,
+}
+
+/// A member's role in a Space, resolved to its permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedRole {
+    pub name: String,
+    pub permissions: PermissionSet,
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
+     t.allowed_ips, t.expires_at, t.api_version, t.created_at, t.revoked_at";
+
+fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
+    let ips = text(row, "allowed_ips")?;
+    let allowed_ips = ips
+        .split_whitespace()
+        .map(|s| s.parse::<IpNet>().map_err(|_| corrupt("allowed_ips")))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(AccessToken {
+        id: id(row, "id", TokenId::parse)?,
+        monimeer_id: id(row, "monimeer_id", MonimeerId::parse)?,
+        name: text(row, "name")?,
+        environment: environment(row, "environment")?,
+        permissions: permissions(row, "permissions")?,
+        space_id: opt_text(row, "space_id")?.map(|s| SpaceId::parse(&s).ok_or_else(|| corrupt("space_id"))).transpose()?,
+        allowed_ips,
+        expires_at: opt_time(row, "expires_at")?,
+        api_version: ApiVersion::parse(&text(row, "api_version")?).ok_or_else(|| corrupt("api_version"))?,
+        hint: text(row, "hint")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+fn monimeer_from_row(row: &AnyRow) -> StoreResult<Monimeer> {
+    Ok(Monimeer {
+        id: id(row, "id", MonimeerId::parse)?,
+        name: text(row, "name")?,
+        email: opt_text(row, "email")?,
+        created_at: time(row, "created_at")?,
+        offboarded_at: opt_time(row, "offboarded_at")?,
+    })
+}
+
+/// Appends to the change feed inside the caller's transaction.
+pub(crate) async fn record_change(tx: &mut WriteTx, change: &AuthChange) -> StoreResult<()> {
+    let (kind, subject) = change.encode();
+    sqlx::query("INSERT INTO auth_changes (kind, subject, created_at) VALUES ($1, $2, $3)")
+        .bind(kind)
+        .bind(subject)
+        .bind(micros(time_fmt::now()))
+        .execute(&mut *tx.tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn create_monimeer(&self, name: &str, email: Option<&str>) -> StoreResult<Monimeer> {
+        let m = Monimeer {
+            id: MonimeerId::generate(),
+            name: name.to_owned(),
+            email: email.map(str::to_owned),
+            created_at: time_fmt::now(),
+            offboarded_at: None,
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO monimeers (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(m.id.as_str())
+            .bind(&m.name)
+            .bind(m.email.as_deref())
+            .bind(micros(m.created_at))
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    pub async fn get_monimeer(&self, id: &MonimeerId) -> StoreResult<Monimeer> {
+        let row = sqlx::query("SELECT id, name, email, created_at, offboarded_at FROM monimeers WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        monimeer_from_row(&row)
+    }
+
+    /// Offboards a Monimeer: every token they own stops working on the next request.
+    pub async fn offboard_monimeer(&self, id: &MonimeerId) -> StoreResult<Monimeer> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE monimeers SET offboarded_at = $1 WHERE id = $2 AND offboarded_at IS NULL")
+            .bind(micros(time_fmt::now()))
+            .bind(id.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM monimeers WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
+            return Err(if exists.is_some() { StoreError::Conflict("monimeer_already_offboarded") } else { StoreError::NotFound });
+        }
+        record_change(&mut tx, &AuthChange::Monimeer(id.clone())).await?;
+        tx.commit().await?;
+        self.get_monimeer(id).await
+    }
+
+    /// How many Monimeers exist: zero means a fresh database.
+    pub async fn count_monimeers(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM monimeers").fetch_one(&self.pool).await?;
+        int(&row, "n")
+    }
+
+    /// Creates a Space with `owner` as its first owner and a default `main` SLE account in each
+    /// environment, atomically.
+    pub async fn create_space(&self, name: &str, owner: &MonimeerId) -> StoreResult<Space> {
+        let space = Space { id: SpaceId::generate(), name: name.to_owned(), created_at: time_fmt::now() };
+        let mut tx = self.begin_write().await?;
+        let owner_ok = sqlx::query("SELECT 1 FROM monimeers WHERE id = $1 AND offboarded_at IS NULL")
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        if owner_ok.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("INSERT INTO spaces (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(space.id.as_str())
+            .bind(&space.name)
+            .bind(micros(space.created_at))
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(space.id.as_str())
+            .bind(owner.as_str())
+            .bind(BuiltinRole::Owner.name())
+            .bind(micros(space.created_at))
+            .execute(&mut *tx.tx)
+            .await?;
+        for environment in Environment::ALL {
+            let tenant = Tenant { space_id: space.id.clone(), environment };
+            ledger::insert_main_account(&mut tx, &tenant).await?;
+        }
+        record_change(&mut tx, &AuthChange::Membership(space.id.clone(), owner.clone())).await?;
+        tx.commit().await?;
+        Ok(space)
+    }
+
+    pub async fn get_space(&self, space_id: &SpaceId) -> StoreResult<Space> {
+        let row = sqlx::query("SELECT id, name, created_at FROM spaces WHERE id = $1")
+            .bind(space_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Space { id: id(&row, "id", SpaceId::parse)?, name: text(&row, "name")?, created_at: time(&row, "created_at")? })
+    }
+
+    /// The caller's role in a Space resolved to permissions; `None` when not a member (or the
+    /// Space does not exist: the two are deliberately indistinguishable).
+    pub async fn resolve_role(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<Option<ResolvedRole>> {
+        let row = sqlx::query(
+            "SELECT m.role, r.permissions FROM memberships m \
+             LEFT JOIN space_roles r ON r.space_id = m.space_id AND r.name = m.role \
+             WHERE m.space_id = $1 AND m.monimeer_id = $2",
+        )
+        .bind(space.as_str())
+        .bind(monimeer.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let name = text(&row, "role")?;
+        let permissions = match BuiltinRole::parse(&name) {
+            Some(builtin) => builtin.permissions(),
+            None if opt_text(&row, "permissions")?.is_some() => permissions(&row, "permissions")?,
+            // A membership naming a role that no longer exists grants nothing.
+            None => PermissionSet::EMPTY,
+        };
+        Ok(Some(ResolvedRole { name, permissions }))
+    }
+
+    pub async fn list_members(&self, space: &SpaceId) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query("SELECT space_id, monimeer_id, role FROM memberships WHERE space_id = $1 ORDER BY created_at, monimeer_id")
+            .bind(space.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    space_id: id(r, "space_id", SpaceId::parse)?,
+                    monimeer_id: id(r, "monimeer_id", MonimeerId::parse)?,
+                    role: text(r, "role")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn role_exists(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<bool> {
+        if BuiltinRole::parse(role).is_some() {
+            return Ok(true);
+        }
+        let row = sqlx::query("SELECT 1 FROM space_roles WHERE space_id = $1 AND name = $2")
+            .bind(space.as_str())
+            .bind(role)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn owner_count(tx: &mut WriteTx, space: &SpaceId) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE space_id = $1 AND role = 'owner'")
+            .bind(space.as_str())
+            .fetch_one(&mut *tx.tx)
+            .await?;
+        int(&row, "n")
+    }
+
+    async fn current_role(tx: &mut WriteTx, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT role FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
+            .bind(space.as_str())
+            .bind(monimeer.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        row.map(|r| text(&r, "role")).transpose()
+    }
+
+    /// Adds an existing Monimeer to a Space with a role.
+    pub async fn add_member(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        let person = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
+            .bind(monimeer.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if opt_time(&person, "offboarded_at")?.is_some() {
+            return Err(StoreError::Conflict("monimeer_offboarded"));
+        }
+        if !Self::role_exists(&mut tx, space, role).await? {
+            return Err(StoreError::Conflict("role_unknown"));
+        }
+        if Self::current_role(&mut tx, space, monimeer).await?.is_some() {
+            return Err(StoreError::Conflict("already_a_member"));
+        }
+        sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(space.as_str())
+            .bind(monimeer.as_str())
+            .bind(role)
+            .bind(micros(time_fmt::now()))
+            .execute(&mut *tx.tx)
+            .await?;
+        record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
+        tx.commit().await?;
+        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
+    }
+
+    /// Changes a member's role; the last owner cannot be demoted.
+    pub async fn set_member_role(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
+        let mut tx = self.begin_write().await?;
+        let current = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
+        if !Self::role_exists(&mut tx, space, role).await? {
+            return Err(StoreError::Conflict("role_unknown"));
+        }
+        if current == "owner" && role != "owner" && Self::owner_count(&mut tx, space).await? <= 1 {
+            return Err(StoreError::Conflict("last_owner"));
+        }
+        sqlx::query("UPDATE memberships SET role = $1 WHERE space_id = $2 AND monimeer_id = $3")
+            .bind(role)
+            .bind(space.as_str())
+            .bind(monimeer.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
+        tx.commit().await?;
+        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
+    }
+
+    /// Removes a member; the last owner cannot leave.
+    pub async fn remove_member(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let current = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
+        if current == "owner" && Self::owner_count(&mut tx, space).await? <= 1 {
+            return Err(StoreError::Conflict("last_owner"));
+        }
+        sqlx::query("DELETE FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
+            .bind(space.as_str())
+            .bind(monimeer.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new token (its hash only) for an active Monimeer.
+    pub async fn create_token(&self, new: &NewAccessToken, hash: &TokenHash, hint: &str) -> StoreResult<AccessToken> {
+        let token = AccessToken {
+            id: TokenId::generate(),
+            monimeer_id: new.monimeer_id.clone(),
+            name: new.name.clone(),
+            environment: new.environment,
+            permissions: new.permissions,
+            space_id: new.space_id.clone(),
+            allowed_ips: new.allowed_ips.clone(),
+            expires_at: new.expires_at,
+            api_version: new.api_version,
+            hint: hint.to_owned(),
+            created_at: time_fmt::now(),
+            revoked_at: None,
+        };
+        let mut tx = self.begin_write().await?;
+        let owner = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
+            .bind(token.monimeer_id.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if opt_time(&owner, "offboarded_at")?.is_some() {
+            return Err(StoreError::Conflict("monimeer_offboarded"));
+        }
+        if let Some(space) = &token.space_id {
+            sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        }
+        let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
+        sqlx::query(
+            "INSERT INTO access_tokens (id, token_hash, hint, monimeer_id, name, environment, permissions, space_id, \
+             allowed_ips, expires_at, api_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(token.id.as_str())
+        .bind(hash.to_hex())
+        .bind(&token.hint)
+        .bind(token.monimeer_id.as_str())
+        .bind(&token.name)
+        .bind(token.environment.as_str())
+        .bind(encode_permissions(token.permissions))
+        .bind(token.space_id.as_ref().map(|s| s.as_str().to_owned()))
+        .bind(ips.join(" "))
+        .bind(token.expires_at.map(micros))
+        .bind(token.api_version.id())
+        .bind(micros(token.created_at))
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The authentication lookup: a token by the hash of its plaintext.
+    pub async fn find_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<TokenLookup>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS}, m.offboarded_at FROM access_tokens t JOIN monimeers m ON m.id = t.monimeer_id WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(&sql).bind(hash.to_hex()).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(TokenLookup { token: token_from_row(&r)?, owner_offboarded: opt_time(&r, "offboarded_at")?.is_some() }))
+            .transpose()
+    }
+
+    pub async fn get_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1");
+        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        token_from_row(&row)
+    }
+
+    pub async fn list_tokens(&self, monimeer: &MonimeerId) -> StoreResult<Vec<AccessToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.monimeer_id = $1 ORDER BY t.seq DESC");
+        let rows = sqlx::query(&sql).bind(monimeer.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Revokes a token at once; revoking twice is a conflict so callers learn it was already dead.
+    pub async fn revoke_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(micros(time_fmt::now()))
+            .bind(id.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM access_tokens WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
+            return Err(if exists.is_some() { StoreError::Conflict("token_already_revoked") } else { StoreError::NotFound });
+        }
+        record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
+        tx.commit().await?;
+        self.get_token(id).await
+    }
+
+    /// The newest change-feed position.
+    pub async fn latest_change(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS n FROM auth_changes").fetch_one(&self.pool).await?;
+        int(&row, "n")
+    }
+
+    /// Changes after `seq`, oldest first, with the position of each. `None` is an entry this
+    /// version does not understand: the caller should drop every cached authorization.
+    pub async fn changes_since(&self, seq: i64) -> StoreResult<Vec<(i64, Option<AuthChange>)>> {
+        let rows = sqlx::query("SELECT seq, kind, subject FROM auth_changes WHERE seq > $1 ORDER BY seq LIMIT 1000")
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let change = AuthChange::decode(&text(row, "kind")?, &text(row, "subject")?);
+            out.push((int(row, "seq")?, change));
+        }
+        Ok(out)
+    }
+
+    /// Records an audit event outside any other transaction.
+    pub async fn audit(&self, event: &crate::ledger::AuditEvent<'_>) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        crate::ledger::insert_audit(&mut tx, event).await?;
+        tx.commit().await
+    }
+}
+

@@ -1,0 +1,742 @@
+//! The money core: financial accounts, ledger entries, internal transfers, operator adjustments,
+//! and the audit log. Every query here is scoped by a [`Tenant`].
+//!
+//! Balances change only through guarded single-statement updates
+//! (`balance = balance - $a WHERE balance >= $a`), taken in ascending account-id order inside one
+//! transaction, so concurrent transfers never lose an update, never overdraw, and never deadlock.
+
+use crate::backend::{Store, WriteTx};
+use crate::codec::*;
+use crate::error::{StoreError, StoreResult};
+use crate::idempotency::{self, IdempotencyClaim, Outcome};
+use crate::{Page, PageRequest};
+use openmonime_domain::entities::*;
+use openmonime_domain::ids::*;
+use openmonime_domain::money::{Currency, Money};
+use openmonime_domain::{time_fmt, uvan};
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::Acquire;
+
+/// A new financial account as a create asks for it (validated by the caller).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub currency: Currency,
+    pub reference: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A partial update: `None` leaves a field alone, `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub reference: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub metadata: Option<Option<Map<String, Value>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub uvan: Option<String>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub account_id: Option<String>,
+    pub reference: Option<String>,
+    pub kind: Option<EntryKind>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransferFilter {
+    pub status: Option<TransferStatus>,
+    pub source_id: Option<String>,
+    pub destination_id: Option<String>,
+    pub transaction_reference: Option<String>,
+}
+
+/// A transfer request (validated by the caller: value > 0, source ≠ destination).
+#[derive(Debug, Clone)]
+pub struct NewTransfer {
+    pub amount: Money,
+    pub source: FinancialAccountId,
+    pub destination: FinancialAccountId,
+    pub description: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransferPatch {
+    pub description: Option<Option<String>>,
+    pub metadata: Option<Option<Map<String, Value>>>,
+}
+
+/// Why a transfer was refused before anything was written (a 400 naming the field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferRejection {
+    /// `sourceFinancialAccount.id` or `destinationFinancialAccount.id` is not in this tenant.
+    AccountNotFound(&'static str),
+    /// The named account's currency differs from the amount's.
+    CurrencyMismatch(&'static str),
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    pub space_id: Option<&'a SpaceId>,
+    pub environment: Option<openmonime_domain::Environment>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub detail: Option<Value>,
+    pub ip: Option<&'a str>,
+}
+
+/// What `verify_ledger` found: every field should be zero except the two sums, which are equal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerReport {
+    pub balance_total: i64,
+    pub credits_minus_debits: i64,
+    pub negative_balances: i64,
+    pub accounts_not_matching_entries: i64,
+    pub completed_transfers_without_one_debit_and_one_credit: i64,
+    pub failed_transfers_with_entries: i64,
+}
+
+impl LedgerReport {
+    pub fn is_consistent(&self) -> bool {
+        self.balance_total == self.credits_minus_debits
+            && self.negative_balances == 0
+            && self.accounts_not_matching_entries == 0
+            && self.completed_transfers_without_one_debit_and_one_credit == 0
+            && self.failed_transfers_with_entries == 0
+    }
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "seq, id, uvan, name, currency, reference, description, metadata, balance, created_at, updated_at";
+const ENTRY_COLUMNS: &str = "seq, id, account_id, kind, currency, amount, balance_after, reference, owner_id, \
+     owner_type, owner_metadata, metadata, created_at";
+const TRANSFER_COLUMNS: &str = "seq, id, status, currency, amount, source_id, destination_id, transaction_reference, \
+     description, failure_code, failure_message, metadata, created_at, updated_at";
+
+fn account_from_row(row: &AnyRow) -> StoreResult<FinancialAccount> {
+    Ok(FinancialAccount {
+        id: id(row, "id", FinancialAccountId::parse)?,
+        uvan: text(row, "uvan")?,
+        name: text(row, "name")?,
+        currency: currency(row, "currency")?,
+        reference: opt_text(row, "reference")?,
+        description: opt_text(row, "description")?,
+        metadata: json_map(row, "metadata")?,
+        balance: int(row, "balance")?,
+        created_at: time(row, "created_at")?,
+        updated_at: opt_time(row, "updated_at")?,
+    })
+}
+
+fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> {
+    let currency = currency(row, "currency")?;
+    Ok(FinancialTransaction {
+        id: id(row, "id", FinancialTransactionId::parse)?,
+        kind: EntryKind::parse(&text(row, "kind")?).ok_or_else(|| corrupt("kind"))?,
+        amount: Money { currency, value: int(row, "amount")? },
+        timestamp: time(row, "created_at")?,
+        reference: text(row, "reference")?,
+        account_id: id(row, "account_id", FinancialAccountId::parse)?,
+        balance_after: int(row, "balance_after")?,
+        owner: Ownership { id: text(row, "owner_id")?, kind: text(row, "owner_type")?, metadata: json_map(row, "owner_metadata")? },
+        metadata: json_map(row, "metadata")?,
+    })
+}
+
+fn transfer_from_row(row: &AnyRow) -> StoreResult<InternalTransfer> {
+    let failure = match opt_text(row, "failure_code")? {
+        None => None,
+        Some(code) => Some((TransferFailure::parse(&code).ok_or_else(|| corrupt("failure_code"))?, opt_text(row, "failure_message")?)),
+    };
+    Ok(InternalTransfer {
+        id: id(row, "id", InternalTransferId::parse)?,
+        status: TransferStatus::parse(&text(row, "status")?).ok_or_else(|| corrupt("status"))?,
+        amount: Money { currency: currency(row, "currency")?, value: int(row, "amount")? },
+        source: id(row, "source_id", FinancialAccountId::parse)?,
+        destination: id(row, "destination_id", FinancialAccountId::parse)?,
+        transaction_reference: opt_text(row, "transaction_reference")?,
+        description: opt_text(row, "description")?,
+        failure,
+        metadata: json_map(row, "metadata")?,
+        created_at: time(row, "created_at")?,
+        updated_at: opt_time(row, "updated_at")?,
+    })
+}
+
+/// Turns rows fetched with `LIMIT limit + 1` into a page.
+fn page_of<T>(rows: Vec<AnyRow>, limit: u32, decode: fn(&AnyRow) -> StoreResult<T>) -> StoreResult<Page<T>> {
+    let limit = limit as usize;
+    let has_more = rows.len() > limit;
+    let rows = &rows[..rows.len().min(limit)];
+    let next_after = if has_more { rows.last().map(|r| int(r, "seq")).transpose()? } else { None };
+    Ok(Page { items: rows.iter().map(decode).collect::<StoreResult<_>>()?, next_after })
+}
+
+async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> StoreResult<FinancialAccount> {
+    let uvan = loop {
+        let candidate = uvan::generate();
+        let taken = sqlx::query("SELECT 1 FROM financial_accounts WHERE uvan = $1").bind(&candidate).fetch_optional(&mut *tx.tx).await?;
+        if taken.is_none() {
+            break candidate;
+        }
+    };
+    let account = FinancialAccount {
+        id: FinancialAccountId::generate(),
+        uvan,
+        name: new.name.clone(),
+        currency: new.currency,
+        reference: new.reference.clone(),
+        description: new.description.clone(),
+        metadata: new.metadata.clone(),
+        balance: 0,
+        created_at: time_fmt::now(),
+        updated_at: None,
+    };
+    let result = sqlx::query(
+        "INSERT INTO financial_accounts (id, space_id, environment, uvan, name, currency, reference, description, metadata, balance, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)",
+    )
+    .bind(account.id.as_str())
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(&account.uvan)
+    .bind(&account.name)
+    .bind(account.currency.code())
+    .bind(account.reference.as_deref())
+    .bind(account.description.as_deref())
+    .bind(encode_json_map(&account.metadata))
+    .bind(micros(account.created_at))
+    .execute(&mut *tx.tx)
+    .await;
+    match result {
+        Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict("reference_in_use")),
+        other => other.map(|_| account).map_err(Into::into),
+    }
+}
+
+/// The `main` SLE account every Space gets in each environment.
+pub(crate) async fn insert_main_account(tx: &mut WriteTx, tenant: &Tenant) -> StoreResult<FinancialAccount> {
+    let main = NewAccount {
+        name: "Main".into(),
+        currency: Currency::Sle,
+        reference: Some("main".into()),
+        description: Some("The Space's default account".into()),
+        metadata: None,
+    };
+    insert_account(tx, tenant, &main).await
+}
+
+pub(crate) async fn insert_audit(tx: &mut WriteTx, e: &AuditEvent<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, space_id, environment, actor, action, subject, detail, ip, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(format!("aud-{}", random_base62(ID_RANDOM_LEN)))
+    .bind(e.space_id.map(|s| s.as_str().to_owned()))
+    .bind(e.environment.map(|v| v.as_str()))
+    .bind(e.actor)
+    .bind(e.action)
+    .bind(e.subject)
+    .bind(e.detail.as_ref().map(|d| d.to_string()))
+    .bind(e.ip)
+    .bind(micros(time_fmt::now()))
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds `delta` (positive: credit, negative: debit) to an account, refusing to go below zero or
+/// overflow. Returns the balance after, or `None` when the guard refused.
+async fn apply_delta(tx: &mut sqlx::AnyConnection, tenant: &Tenant, account: &FinancialAccountId, delta: i64, now: i64) -> StoreResult<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE financial_accounts SET balance = balance + $1, updated_at = $2 \
+         WHERE id = $3 AND space_id = $4 AND environment = $5 \
+           AND balance + $1 >= 0 AND ($1 <= 0 OR balance <= $6 - $1) \
+         RETURNING balance",
+    )
+    .bind(delta)
+    .bind(now)
+    .bind(account.as_str())
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(i64::MAX)
+    .fetch_optional(tx)
+    .await?;
+    row.map(|r| int(&r, "balance")).transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_entry(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    account: &FinancialAccountId,
+    kind: EntryKind,
+    amount: Money,
+    balance_after: i64,
+    reference: &str,
+    owner: &Ownership,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
+         reference, owner_id, owner_type, owner_metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(FinancialTransactionId::generate().as_str())
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(account.as_str())
+    .bind(kind.as_str())
+    .bind(amount.currency.code())
+    .bind(amount.value)
+    .bind(balance_after)
+    .bind(reference)
+    .bind(&owner.id)
+    .bind(&owner.kind)
+    .bind(encode_json_map(&owner.metadata))
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates an account, idempotently when a claim is given. `render` produces the response
+    /// body stored for replays.
+    pub async fn create_account(
+        &self,
+        tenant: &Tenant,
+        new: &NewAccount,
+        claim: Option<&IdempotencyClaim>,
+        render: impl FnOnce(&FinancialAccount) -> String,
+    ) -> StoreResult<Outcome<FinancialAccount>> {
+        let mut tx = self.begin_write().await?;
+        if let Some(c) = claim {
+            if let Some(body) = idempotency::claim(&mut tx, tenant, c).await? {
+                return Ok(Outcome::Replayed { body });
+            }
+        }
+        let account = insert_account(&mut tx, tenant, new).await?;
+        let body = render(&account);
+        if let Some(c) = claim {
+            idempotency::complete(&mut tx, tenant, c, &body).await?;
+        }
+        tx.commit().await?;
+        Ok(Outcome::Fresh { value: account, body })
+    }
+
+    pub async fn get_account(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialAccount> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        account_from_row(&row)
+    }
+
+    pub async fn list_accounts(&self, tenant: &Tenant, filter: &AccountFilter, page: PageRequest) -> StoreResult<Page<FinancialAccount>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE space_id = $1 AND environment = $2 \
+             AND ($3 IS NULL OR uvan = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR seq < $5) \
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .bind(filter.uvan.as_deref())
+            .bind(filter.reference.as_deref())
+            .bind(page.after)
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        page_of(rows, page.limit, account_from_row)
+    }
+
+    pub async fn update_account(&self, tenant: &Tenant, id: &str, patch: &AccountPatch) -> StoreResult<FinancialAccount> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut account = account_from_row(&row)?;
+        if let Some(name) = &patch.name {
+            account.name = name.clone();
+        }
+        if let Some(reference) = &patch.reference {
+            account.reference = reference.clone();
+        }
+        if let Some(description) = &patch.description {
+            account.description = description.clone();
+        }
+        if let Some(metadata) = &patch.metadata {
+            account.metadata = metadata.clone();
+        }
+        account.updated_at = Some(time_fmt::now());
+        let result = sqlx::query(
+            "UPDATE financial_accounts SET name = $1, reference = $2, description = $3, metadata = $4, updated_at = $5 \
+             WHERE id = $6 AND space_id = $7 AND environment = $8 RETURNING balance",
+        )
+        .bind(&account.name)
+        .bind(account.reference.as_deref())
+        .bind(account.description.as_deref())
+        .bind(encode_json_map(&account.metadata))
+        .bind(account.updated_at.map(micros))
+        .bind(id)
+        .bind(tenant.space_id.as_str())
+        .bind(tenant.environment.as_str())
+        .fetch_one(&mut *tx.tx)
+        .await;
+        match result {
+            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("reference_in_use")),
+            Err(e) => return Err(e.into()),
+            // The balance may have moved since the read; report the current one.
+            Ok(row) => account.balance = int(&row, "balance")?,
+        }
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    pub async fn get_transaction(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialTransaction> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        entry_from_row(&row)
+    }
+
+    pub async fn list_transactions(&self, tenant: &Tenant, filter: &TransactionFilter, page: PageRequest) -> StoreResult<Page<FinancialTransaction>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE space_id = $1 AND environment = $2 \
+             AND ($3 IS NULL OR account_id = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR kind = $5) \
+             AND ($6 IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .bind(filter.account_id.as_deref())
+            .bind(filter.reference.as_deref())
+            .bind(filter.kind.map(EntryKind::as_str))
+            .bind(page.after)
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        page_of(rows, page.limit, entry_from_row)
+    }
+
+    /// Creates and settles a transfer in one transaction: either both balances move and exactly
+    /// one debit and one credit are written, or the transfer is recorded as `failed` with no
+    /// entries. `Err(Conflict)`/`Ok(Err(rejection))` change nothing.
+    pub async fn create_transfer(
+        &self,
+        tenant: &Tenant,
+        new: &NewTransfer,
+        claim: Option<&IdempotencyClaim>,
+        render: impl FnOnce(&InternalTransfer) -> String,
+    ) -> StoreResult<Result<Outcome<InternalTransfer>, TransferRejection>> {
+        let mut tx = self.begin_write().await?;
+        if let Some(c) = claim {
+            if let Some(body) = idempotency::claim(&mut tx, tenant, c).await? {
+                return Ok(Ok(Outcome::Replayed { body }));
+            }
+        }
+        for (field, account) in [("sourceFinancialAccount.id", &new.source), ("destinationFinancialAccount.id", &new.destination)] {
+            let row = sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
+                .bind(account.as_str())
+                .bind(tenant.space_id.as_str())
+                .bind(tenant.environment.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+            match row {
+                None => return Ok(Err(TransferRejection::AccountNotFound(field))),
+                Some(r) if currency(&r, "currency")? != new.amount.currency => return Ok(Err(TransferRejection::CurrencyMismatch(field))),
+                Some(_) => {}
+            }
+        }
+        let now = time_fmt::now();
+        let now_us = micros(now);
+        let id = InternalTransferId::generate();
+        let reference = new_transaction_reference();
+        let owner = Ownership { id: id.to_string(), kind: "internal_transfer".into(), metadata: new.metadata.clone() };
+
+        // Balances move inside a savepoint, in ascending id order (no deadlocks on PostgreSQL);
+        // if a guard refuses, only the savepoint is undone and the failure is recorded.
+        let value = new.amount.value;
+        let mut moves = [(&new.source, -value), (&new.destination, value)];
+        moves.sort_by(|a, b| a.0.cmp(b.0));
+        let mut savepoint = tx.tx.begin().await?;
+        let mut after = [None, None];
+        for (i, (account, delta)) in moves.iter().enumerate() {
+            after[i] = apply_delta(&mut savepoint, tenant, account, *delta, now_us).await?;
+            if after[i].is_none() {
+                break;
+            }
+        }
+        let settled = after.iter().all(Option::is_some);
+        let failure = if settled {
+            for (i, (account, delta)) in moves.iter().enumerate() {
+                let kind = if *delta < 0 { EntryKind::Debit } else { EntryKind::Credit };
+                let balance_after = after[i].expect("settled");
+                insert_entry(&mut savepoint, tenant, account, kind, new.amount, balance_after, &reference, &owner, now_us).await?;
+            }
+            savepoint.commit().await?;
+            None
+        } else {
+            savepoint.rollback().await?;
+            // The guard that refused was the debit (insufficient funds) unless the credit would
+            // have overflowed the destination.
+            let debit_refused = moves.iter().zip(after).any(|((_, d), a)| *d < 0 && a.is_none());
+            Some(if debit_refused {
+                (TransferFailure::FundInsufficient, Some("the source account's available balance is lower than the amount".to_owned()))
+            } else {
+                (TransferFailure::Unknown, Some("the destination account's balance would overflow".to_owned()))
+            })
+        };
+        let transfer = InternalTransfer {
+            id,
+            status: if settled { TransferStatus::Completed } else { TransferStatus::Failed },
+            amount: new.amount,
+            source: new.source.clone(),
+            destination: new.destination.clone(),
+            transaction_reference: settled.then_some(reference),
+            description: new.description.clone(),
+            failure,
+            metadata: new.metadata.clone(),
+            created_at: now,
+            updated_at: Some(now),
+        };
+        sqlx::query(
+            "INSERT INTO internal_transfers (id, space_id, environment, status, currency, amount, source_id, destination_id, \
+             transaction_reference, description, failure_code, failure_message, metadata, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(transfer.id.as_str())
+        .bind(tenant.space_id.as_str())
+        .bind(tenant.environment.as_str())
+        .bind(transfer.status.as_str())
+        .bind(transfer.amount.currency.code())
+        .bind(transfer.amount.value)
+        .bind(transfer.source.as_str())
+        .bind(transfer.destination.as_str())
+        .bind(transfer.transaction_reference.as_deref())
+        .bind(transfer.description.as_deref())
+        .bind(transfer.failure.as_ref().map(|f| f.0.as_str()))
+        .bind(transfer.failure.as_ref().and_then(|f| f.1.clone()))
+        .bind(encode_json_map(&transfer.metadata))
+        .bind(now_us)
+        .bind(now_us)
+        .execute(&mut *tx.tx)
+        .await?;
+        let body = render(&transfer);
+        if let Some(c) = claim {
+            idempotency::complete(&mut tx, tenant, c, &body).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(Outcome::Fresh { value: transfer, body }))
+    }
+
+    pub async fn get_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<InternalTransfer> {
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        transfer_from_row(&row)
+    }
+
+    pub async fn list_transfers(&self, tenant: &Tenant, filter: &TransferFilter, page: PageRequest) -> StoreResult<Page<InternalTransfer>> {
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE space_id = $1 AND environment = $2 \
+             AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source_id = $4) AND ($5 IS NULL OR destination_id = $5) \
+             AND ($6 IS NULL OR transaction_reference = $6) AND ($7 IS NULL OR seq < $7) ORDER BY seq DESC LIMIT $8"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .bind(filter.status.map(TransferStatus::as_str))
+            .bind(filter.source_id.as_deref())
+            .bind(filter.destination_id.as_deref())
+            .bind(filter.transaction_reference.as_deref())
+            .bind(page.after)
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        page_of(rows, page.limit, transfer_from_row)
+    }
+
+    pub async fn update_transfer(&self, tenant: &Tenant, id: &str, patch: &TransferPatch) -> StoreResult<InternalTransfer> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut transfer = transfer_from_row(&row)?;
+        if let Some(d) = &patch.description {
+            transfer.description = d.clone();
+        }
+        if let Some(m) = &patch.metadata {
+            transfer.metadata = m.clone();
+        }
+        transfer.updated_at = Some(time_fmt::now());
+        sqlx::query("UPDATE internal_transfers SET description = $1, metadata = $2, updated_at = $3 WHERE id = $4 AND space_id = $5 AND environment = $6")
+            .bind(transfer.description.as_deref())
+            .bind(encode_json_map(&transfer.metadata))
+            .bind(transfer.updated_at.map(micros))
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    /// Deletes a transfer that is still `pending`; any other state is `Conflict("transfer_not_pending")`.
+    pub async fn delete_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT status FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3")
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if text(&row, "status")? != TransferStatus::Pending.as_str() {
+            return Err(StoreError::Conflict("transfer_not_pending"));
+        }
+        sqlx::query("DELETE FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3 AND status = 'pending'")
+            .bind(id)
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// An operator's credit: the only way money enters the ledger. Writes the adjustment, the
+    /// credit entry owned by it, and an audit event, atomically.
+    pub async fn credit_account(
+        &self,
+        tenant: &Tenant,
+        account: &FinancialAccountId,
+        amount: i64,
+        reference: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<FinancialTransaction> {
+        if amount <= 0 {
+            return Err(StoreError::Conflict("amount_not_positive"));
+        }
+        let mut tx = self.begin_write().await?;
+        let acct = sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
+            .bind(account.as_str())
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let money = Money { currency: currency(&acct, "currency")?, value: amount };
+        let now_us = micros(time_fmt::now());
+        let adjustment = AdjustmentId::generate();
+        let reference = reference.map(str::to_owned).unwrap_or_else(new_transaction_reference);
+        let after = apply_delta(&mut tx.tx, tenant, account, amount, now_us).await?.ok_or(StoreError::Conflict("balance_overflow"))?;
+        sqlx::query(
+            "INSERT INTO ledger_adjustments (id, space_id, environment, account_id, amount, reference, actor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(adjustment.as_str())
+        .bind(tenant.space_id.as_str())
+        .bind(tenant.environment.as_str())
+        .bind(account.as_str())
+        .bind(amount)
+        .bind(&reference)
+        .bind(actor)
+        .bind(now_us)
+        .execute(&mut *tx.tx)
+        .await?;
+        let owner = Ownership { id: adjustment.to_string(), kind: "ledger_adjustment".into(), metadata: None };
+        insert_entry(&mut tx.tx, tenant, account, EntryKind::Credit, money, after, &reference, &owner, now_us).await?;
+        let detail = serde_json::json!({"account": account.as_str(), "amount": amount, "currency": money.currency.code(), "reference": reference});
+        insert_audit(
+            &mut tx,
+            &AuditEvent {
+                space_id: Some(&tenant.space_id),
+                environment: Some(tenant.environment),
+                actor,
+                action: "ledger.credit",
+                subject: adjustment.as_str(),
+                detail: Some(detail),
+                ip: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE owner_id = $1 AND space_id = $2 AND environment = $3");
+        let row = sqlx::query(&sql)
+            .bind(adjustment.as_str())
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        entry_from_row(&row)
+    }
+
+    /// Checks the ledger's invariants across the whole database.
+    pub async fn verify_ledger(&self) -> StoreResult<LedgerReport> {
+        let one = |sql: &'static str| async move {
+            let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+            int(&row, "n")
+        };
+        Ok(LedgerReport {
+            balance_total: one("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS n FROM financial_accounts").await?,
+            credits_minus_debits: one(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END), 0) AS BIGINT) AS n FROM financial_transactions",
+            )
+            .await?,
+            negative_balances: one("SELECT COUNT(*) AS n FROM financial_accounts WHERE balance < 0").await?,
+            accounts_not_matching_entries: one(
+                "SELECT COUNT(*) AS n FROM financial_accounts a WHERE a.balance <> \
+                 (SELECT CAST(COALESCE(SUM(CASE WHEN t.kind = 'credit' THEN t.amount ELSE -t.amount END), 0) AS BIGINT) \
+                  FROM financial_transactions t WHERE t.account_id = a.id)",
+            )
+            .await?,
+            completed_transfers_without_one_debit_and_one_credit: one(
+                "SELECT COUNT(*) AS n FROM internal_transfers x WHERE x.status = 'completed' AND ( \
+                 (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'debit' AND t.reference = x.transaction_reference) <> 1 OR \
+                 (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'credit' AND t.reference = x.transaction_reference) <> 1)",
+            )
+            .await?,
+            failed_transfers_with_entries: one(
+                "SELECT COUNT(*) AS n FROM internal_transfers x WHERE x.status = 'failed' AND \
+                 EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = x.id)",
+            )
+            .await?,
+        })
+    }
+}

@@ -1,0 +1,34 @@
+//! openmonime's storage: one `Store` interface over SQLite (the embedded default) and PostgreSQL.
+//!
+//! Both backends speak the same SQL subset (numbered `$n` parameters, `RETURNING`, `BIGINT` and
+//! `TEXT` columns), so each query is written once; what differs per backend — connecting, its
+//! migrations, how concurrent writers are kept safe — lives in [`backend`]. Every tenant-scoped
+//! method takes a [`Tenant`](openmonime_domain::entities::Tenant) as a required argument, so a
+//! query that forgets the Space or the environment cannot be written.
+
+pub mod backend;
+mod codec;
+pub mod error;
+pub mod identity;
+pub mod idempotency;
+pub mod ledger;
+
+pub use backend::{Backend, Store};
+pub use error::StoreError;
+pub use idempotency::{IdempotencyClaim, Outcome};
+
+/// A page of results and the sequence number to continue after, if there is more.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<i64>,
+}
+
+/// Where a list starts and how much it returns.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Sequence number of the last item of the previous page; `None` for the first page.
+    pub after: Option<i64>,
+    /// 1..=50, validated by the caller.
+    pub limit: u32,
+}
