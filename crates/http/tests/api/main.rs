@@ -1,1 +1,12 @@
+//! The HTTP integration suite: a real server on port 0, a real HTTP client, a real database.
+//!
+//! Backend: SQLite in a fresh temporary file per test by default; with
+//! `OPENMONIME_TEST_DATABASE_URL=postgres://…` every test runs against one fresh PostgreSQL
+//! database per test process instead, and isolates by creating its own Space.
 
+mod support;
+
+mod accounts;
+mod foundation;
+mod identity;
+mod transfers;

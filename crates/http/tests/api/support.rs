@@ -1,0 +1,192 @@
+//! The test-app builder: spawn a server, create people, Spaces and tokens, and send requests.
+
+use openmonime_domain::entities::{NewAccessToken, Tenant};
+use openmonime_domain::ids::{FinancialAccountId, MonimeerId, SpaceId};
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::version::ApiVersion;
+use openmonime_domain::{time_fmt, token, Environment};
+use openmonime_http::{AppState, ServerConfig};
+use openmonime_store::backend::StoreOptions;
+use openmonime_store::Store;
+use serde_json::Value;
+use std::net::SocketAddr;
+use tokio::sync::OnceCell;
+
+/// The PostgreSQL database shared by this test process, created once.
+static POSTGRES: OnceCell<String> = OnceCell::const_new();
+
+/// Creates a uniquely named database on the server named by `admin_url` and returns its URL.
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("openmonime_test_{}", openmonime_domain::ids::random_base62(10).to_lowercase());
+    let admin = Store::connect(admin_url, StoreOptions { max_connections: 1, ..Default::default() }).await.expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test database");
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("postgres URL with a database name");
+    format!("{base}/{name}")
+}
+
+/// The database URL for a new test app.
+pub async fn database_url(dir: &tempfile::TempDir) -> String {
+    match std::env::var("OPENMONIME_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => POSTGRES.get_or_init(|| fresh_postgres_database(&url)).await.clone(),
+        _ => format!("sqlite:{}", dir.path().join("test.db").display()),
+    }
+}
+
+/// A running server with its own database (or its own Spaces in a shared PostgreSQL database).
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A Monimeer who owns a fresh Space.
+#[derive(Clone)]
+pub struct Owner {
+    pub monimeer: MonimeerId,
+    pub space: SpaceId,
+}
+
+/// Options for minting a token in a test.
+#[derive(Clone)]
+pub struct TokenSpec {
+    pub environment: Environment,
+    pub permissions: PermissionSet,
+    pub space: Option<SpaceId>,
+    pub allowed_ips: Vec<ipnet::IpNet>,
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        TokenSpec { environment: Environment::Test, permissions: PermissionSet::all(), space: None, allowed_ips: vec![], expires_at: None }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(ServerConfig::default(), None).await
+    }
+
+    pub async fn spawn_with(config: ServerConfig, geoip: Option<openmonime_http::geoip::GeoIp>) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = database_url(&dir).await;
+        let store = Store::open(&url, StoreOptions::default()).await.expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let config = ServerConfig { public_url: format!("http://{addr}"), ..config };
+        let state = AppState::new(store, config, geoip);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            openmonime_http::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+        TestApp { addr, state, client: reqwest::Client::new(), shutdown: Some(tx), _dir: dir }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new Monimeer owning a new Space.
+    pub async fn owner(&self) -> Owner {
+        let m = self.store().create_monimeer("Test Owner", None).await.unwrap();
+        let s = self.store().create_space("Test Space", &m.id).await.unwrap();
+        Owner { monimeer: m.id, space: s.id }
+    }
+
+    /// A new Monimeer added to `space` with `role`.
+    pub async fn member(&self, space: &SpaceId, role: &str) -> MonimeerId {
+        let m = self.store().create_monimeer("Test Member", None).await.unwrap();
+        self.store().add_member(space, &m.id, role).await.unwrap();
+        m.id
+    }
+
+    /// Mints and stores a token; returns its plaintext and id.
+    pub async fn token_with(&self, monimeer: &MonimeerId, spec: TokenSpec) -> (String, openmonime_domain::ids::TokenId) {
+        let minted = token::generate(spec.environment);
+        let new = NewAccessToken {
+            monimeer_id: monimeer.clone(),
+            name: "test".into(),
+            environment: spec.environment,
+            permissions: spec.permissions,
+            space_id: spec.space,
+            allowed_ips: spec.allowed_ips,
+            expires_at: spec.expires_at,
+            api_version: ApiVersion::LATEST,
+        };
+        let stored = self.store().create_token(&new, &minted.hash, &minted.hint).await.unwrap();
+        (minted.plaintext.expose().to_owned(), stored.id)
+    }
+
+    /// An all-permission test token for `monimeer`.
+    pub async fn token(&self, monimeer: &MonimeerId) -> String {
+        self.token_with(monimeer, TokenSpec::default()).await.0
+    }
+
+    /// A request with the token and Space headers set.
+    pub fn req(&self, method: reqwest::Method, path: &str, token: &str, space: &SpaceId) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token).header("Monime-Space-Id", space.as_str())
+    }
+
+    /// The `main` account of a Space in an environment.
+    pub async fn main_account(&self, space: &SpaceId, environment: Environment) -> FinancialAccountId {
+        let tenant = Tenant { space_id: space.clone(), environment };
+        let page = self
+            .store()
+            .list_accounts(&tenant, &openmonime_store::ledger::AccountFilter { reference: Some("main".into()), uvan: None }, openmonime_store::PageRequest { after: None, limit: 1 })
+            .await
+            .unwrap();
+        page.items[0].id.clone()
+    }
+
+    /// Credits an account the way an operator does.
+    pub async fn fund(&self, space: &SpaceId, environment: Environment, account: &FinancialAccountId, amount: i64) {
+        let tenant = Tenant { space_id: space.clone(), environment };
+        self.store().credit_account(&tenant, account, amount, None, "test").await.unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Sends and returns status, headers and JSON body.
+pub async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text}"));
+    (status, headers, body)
+}
+
+/// Asserts the error envelope with the given status and reason; returns the `error` object.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_reason: &str) -> Value {
+    assert_eq!(status, want_status, "status for {body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["messages"], serde_json::json!([]), "{body}");
+    assert_eq!(body["error"]["code"], want_status, "{body}");
+    assert_eq!(body["error"]["reason"], want_reason, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["error"]["details"].is_array(), "{body}");
+    body["error"].clone()
+}
+
+pub fn now_plus(d: time::Duration) -> Option<time::OffsetDateTime> {
+    Some(time_fmt::now() + d)
+}
