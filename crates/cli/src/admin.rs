@@ -10,7 +10,7 @@ use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::{time_fmt, token, Environment};
 use openmonime_store::backend::StoreOptions;
-use openmonime_store::ledger::AuditEvent;
+use openmonime_store::audit::AuditEvent;
 use openmonime_store::{Store, StoreError};
 use serde_json::{json, Value};
 

@@ -65,7 +65,32 @@ pub struct AccessToken {
     /// Prefix and last four characters, for recognising a token in a list.
     pub hint: String,
     pub created_at: OffsetDateTime,
+    /// When the token stops working: now for a plain revocation, later for a rotation's grace.
     pub revoked_at: Option<OffsetDateTime>,
+    pub usage: TokenUsage,
+}
+
+/// How a token has been used; maintained in batches off the request path (at most a minute behind).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    pub last_used_at: Option<OffsetDateTime>,
+    pub last_used_ip: Option<String>,
+    pub request_count: i64,
+}
+
+/// A Space's rules for the tokens used against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpacePolicy {
+    /// Tokens whose total lifetime (creation to expiry) exceeds this, or that never expire, are refused.
+    pub max_token_lifetime_seconds: Option<i64>,
+    /// When false, only tokens bound to this Space may be used against it.
+    pub allow_unbound_tokens: bool,
+}
+
+impl Default for SpacePolicy {
+    fn default() -> Self {
+        SpacePolicy { max_token_lifetime_seconds: None, allow_unbound_tokens: true }
+    }
 }
 
 /// What a token creation asks for (the secret and its hash are minted by the caller).

@@ -7,6 +7,7 @@
 pub mod cursor;
 pub mod entities;
 pub mod environment;
+pub mod escalation;
 pub mod ids;
 pub mod metadata;
 pub mod money;

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod state;
+pub mod usage;
 pub mod wire;
 
 pub use state::{AppState, ServerConfig};
@@ -46,10 +47,13 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let follower = tokio::spawn(auth::cache::follow_changes(state.auth.clone(), state.store.clone(), state.config.change_poll));
     let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let usage = tokio::spawn(usage::flush_periodically(state.usage.clone(), state.store.clone()));
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     follower.abort();
     purger.abort();
+    usage.abort();
+    state.usage.flush(&state.store).await;
     result
 }
 

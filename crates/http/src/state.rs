@@ -41,11 +41,12 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub auth: Arc<AuthCache>,
     pub geoip: Option<Arc<GeoIp>>,
+    pub usage: Arc<crate::usage::UsageRecorder>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, geoip: Option<GeoIp>) -> Self {
         let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
-        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new) }
+        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new), usage: Arc::default() }
     }
 }

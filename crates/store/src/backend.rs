@@ -39,8 +39,14 @@ impl Backend {
 
     fn migrations(self) -> Vec<Migration> {
         let files: &[(i64, &str, &str)] = match self {
-            Backend::Sqlite => &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))],
-            Backend::Postgres => &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))],
+            Backend::Sqlite => &[
+                (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+                (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
+            ],
+            Backend::Postgres => &[
+                (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+                (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
+            ],
         };
         files
             .iter()

@@ -15,6 +15,7 @@ use openmonime_domain::token::TokenHash;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::Environment;
 use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// What changed, as the change feed reports it to other nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub enum AuthChange {
     Monimeer(MonimeerId),
     /// A membership was added, changed or removed.
     Membership(SpaceId, MonimeerId),
-    /// A Space's roles changed: every membership in it is affected.
+    /// A Space's roles or policy changed: every membership in it is affected.
     SpaceRoles(SpaceId),
 }
 
@@ -60,17 +61,18 @@ pub struct TokenLookup {
     pub owner_offboarded: bool,
 }
 
-/// A member's role in a Space, resolved to its permissions.
+/// A member's role in a Space, resolved to its permissions, with the Space's token policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedRole {
     pub name: String,
     pub permissions: PermissionSet,
+    pub policy: SpacePolicy,
 }
 
-const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
-     t.allowed_ips, t.expires_at, t.api_version, t.created_at, t.revoked_at";
+pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
+     t.allowed_ips, t.expires_at, t.api_version, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, t.request_count";
 
-fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
+pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
     let ips = text(row, "allowed_ips")?;
     let allowed_ips = ips
         .split_whitespace()
@@ -89,6 +91,11 @@ fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
         hint: text(row, "hint")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        usage: TokenUsage {
+            last_used_at: opt_time(row, "last_used_at")?,
+            last_used_ip: opt_text(row, "last_used_ip")?,
+            request_count: int(row, "request_count")?,
+        },
     })
 }
 
@@ -100,6 +107,56 @@ fn monimeer_from_row(row: &AnyRow) -> StoreResult<Monimeer> {
         created_at: time(row, "created_at")?,
         offboarded_at: opt_time(row, "offboarded_at")?,
     })
+}
+
+/// Inserts a token inside the caller's transaction, after checking its owner and Space exist.
+pub(crate) async fn insert_token(tx: &mut WriteTx, new: &NewAccessToken, hash: &TokenHash, hint: &str) -> StoreResult<AccessToken> {
+    let token = AccessToken {
+        id: TokenId::generate(),
+        monimeer_id: new.monimeer_id.clone(),
+        name: new.name.clone(),
+        environment: new.environment,
+        permissions: new.permissions,
+        space_id: new.space_id.clone(),
+        allowed_ips: new.allowed_ips.clone(),
+        expires_at: new.expires_at,
+        api_version: new.api_version,
+        hint: hint.to_owned(),
+        created_at: time_fmt::now(),
+        revoked_at: None,
+        usage: TokenUsage::default(),
+    };
+    let owner = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
+        .bind(token.monimeer_id.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if opt_time(&owner, "offboarded_at")?.is_some() {
+        return Err(StoreError::Conflict("monimeer_offboarded"));
+    }
+    if let Some(space) = &token.space_id {
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+    }
+    let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO access_tokens (id, token_hash, hint, monimeer_id, name, environment, permissions, space_id, \
+         allowed_ips, expires_at, api_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(token.id.as_str())
+    .bind(hash.to_hex())
+    .bind(&token.hint)
+    .bind(token.monimeer_id.as_str())
+    .bind(&token.name)
+    .bind(token.environment.as_str())
+    .bind(encode_permissions(token.permissions))
+    .bind(token.space_id.as_ref().map(|s| s.as_str().to_owned()))
+    .bind(ips.join(" "))
+    .bind(token.expires_at.map(micros))
+    .bind(token.api_version.id())
+    .bind(micros(token.created_at))
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(token)
 }
 
 /// Appends to the change feed inside the caller's transaction.
@@ -214,8 +271,9 @@ impl Store {
     /// Space does not exist: the two are deliberately indistinguishable).
     pub async fn resolve_role(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<Option<ResolvedRole>> {
         let row = sqlx::query(
-            "SELECT m.role, r.permissions FROM memberships m \
+            "SELECT m.role, r.permissions, p.max_token_lifetime_seconds, p.allow_unbound_tokens FROM memberships m \
              LEFT JOIN space_roles r ON r.space_id = m.space_id AND r.name = m.role \
+             LEFT JOIN space_policies p ON p.space_id = m.space_id \
              WHERE m.space_id = $1 AND m.monimeer_id = $2",
         )
         .bind(space.as_str())
@@ -230,7 +288,11 @@ impl Store {
             // A membership naming a role that no longer exists grants nothing.
             None => PermissionSet::EMPTY,
         };
-        Ok(Some(ResolvedRole { name, permissions }))
+        let policy = SpacePolicy {
+            max_token_lifetime_seconds: row.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
+            allow_unbound_tokens: row.try_get::<Option<i64>, _>("allow_unbound_tokens")?.unwrap_or(1) != 0,
+        };
+        Ok(Some(ResolvedRole { name, permissions, policy }))
     }
 
     pub async fn list_members(&self, space: &SpaceId) -> StoreResult<Vec<Membership>> {
@@ -348,51 +410,8 @@ impl Store {
 
     /// Stores a new token (its hash only) for an active Monimeer.
     pub async fn create_token(&self, new: &NewAccessToken, hash: &TokenHash, hint: &str) -> StoreResult<AccessToken> {
-        let token = AccessToken {
-            id: TokenId::generate(),
-            monimeer_id: new.monimeer_id.clone(),
-            name: new.name.clone(),
-            environment: new.environment,
-            permissions: new.permissions,
-            space_id: new.space_id.clone(),
-            allowed_ips: new.allowed_ips.clone(),
-            expires_at: new.expires_at,
-            api_version: new.api_version,
-            hint: hint.to_owned(),
-            created_at: time_fmt::now(),
-            revoked_at: None,
-        };
         let mut tx = self.begin_write().await?;
-        let owner = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
-            .bind(token.monimeer_id.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if opt_time(&owner, "offboarded_at")?.is_some() {
-            return Err(StoreError::Conflict("monimeer_offboarded"));
-        }
-        if let Some(space) = &token.space_id {
-            sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
-        }
-        let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
-        sqlx::query(
-            "INSERT INTO access_tokens (id, token_hash, hint, monimeer_id, name, environment, permissions, space_id, \
-             allowed_ips, expires_at, api_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(token.id.as_str())
-        .bind(hash.to_hex())
-        .bind(&token.hint)
-        .bind(token.monimeer_id.as_str())
-        .bind(&token.name)
-        .bind(token.environment.as_str())
-        .bind(encode_permissions(token.permissions))
-        .bind(token.space_id.as_ref().map(|s| s.as_str().to_owned()))
-        .bind(ips.join(" "))
-        .bind(token.expires_at.map(micros))
-        .bind(token.api_version.id())
-        .bind(micros(token.created_at))
-        .execute(&mut *tx.tx)
-        .await?;
+        let token = insert_token(&mut tx, new, hash, hint).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -457,11 +476,5 @@ impl Store {
         Ok(out)
     }
 
-    /// Records an audit event outside any other transaction.
-    pub async fn audit(&self, event: &crate::ledger::AuditEvent<'_>) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        crate::ledger::insert_audit(&mut tx, event).await?;
-        tx.commit().await
-    }
 }
 

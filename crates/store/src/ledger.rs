@@ -8,6 +8,7 @@
 use crate::backend::{Store, WriteTx};
 use crate::codec::*;
 use crate::error::{StoreError, StoreResult};
+use crate::audit::{insert_audit, AuditEvent};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
 use crate::{Page, PageRequest};
 use openmonime_domain::entities::*;
@@ -81,18 +82,6 @@ pub enum TransferRejection {
     AccountNotFound(&'static str),
     /// The named account's currency differs from the amount's.
     CurrencyMismatch(&'static str),
-}
-
-/// One entry of the audit log.
-#[derive(Debug, Clone)]
-pub struct AuditEvent<'a> {
-    pub space_id: Option<&'a SpaceId>,
-    pub environment: Option<openmonime_domain::Environment>,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub subject: &'a str,
-    pub detail: Option<Value>,
-    pub ip: Option<&'a str>,
 }
 
 /// What `verify_ledger` found: every field should be zero except the two sums, which are equal.
@@ -175,7 +164,7 @@ fn transfer_from_row(row: &AnyRow) -> StoreResult<InternalTransfer> {
 }
 
 /// Turns rows fetched with `LIMIT limit + 1` into a page.
-fn page_of<T>(rows: Vec<AnyRow>, limit: u32, decode: fn(&AnyRow) -> StoreResult<T>) -> StoreResult<Page<T>> {
+pub(crate) fn page_of<T>(rows: Vec<AnyRow>, limit: u32, decode: fn(&AnyRow) -> StoreResult<T>) -> StoreResult<Page<T>> {
     let limit = limit as usize;
     let has_more = rows.len() > limit;
     let rows = &rows[..rows.len().min(limit)];
@@ -235,25 +224,6 @@ pub(crate) async fn insert_main_account(tx: &mut WriteTx, tenant: &Tenant) -> St
         metadata: None,
     };
     insert_account(tx, tenant, &main).await
-}
-
-pub(crate) async fn insert_audit(tx: &mut WriteTx, e: &AuditEvent<'_>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, space_id, environment, actor, action, subject, detail, ip, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(format!("aud-{}", random_base62(ID_RANDOM_LEN)))
-    .bind(e.space_id.map(|s| s.as_str().to_owned()))
-    .bind(e.environment.map(|v| v.as_str()))
-    .bind(e.actor)
-    .bind(e.action)
-    .bind(e.subject)
-    .bind(e.detail.as_ref().map(|d| d.to_string()))
-    .bind(e.ip)
-    .bind(micros(time_fmt::now()))
-    .execute(&mut *tx.tx)
-    .await?;
-    Ok(())
 }
 
 /// Adds `delta` (positive: credit, negative: debit) to an account, refusing to go below zero or

@@ -6,12 +6,14 @@
 //! method takes a [`Tenant`](openmonime_domain::entities::Tenant) as a required argument, so a
 //! query that forgets the Space or the environment cannot be written.
 
+pub mod audit;
 pub mod backend;
 mod codec;
 pub mod error;
 pub mod identity;
 pub mod idempotency;
 pub mod ledger;
+pub mod management;
 
 pub use backend::{Backend, Store};
 pub use error::StoreError;

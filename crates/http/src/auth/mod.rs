@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use openmonime_domain::entities::Tenant;
+use openmonime_domain::entities::{SpacePolicy, Tenant};
 use openmonime_domain::ids::{SpaceId, TokenId, ID_MAX_LEN};
 use openmonime_domain::permission::{decide, MissingFrom, Permission};
 use openmonime_domain::time_fmt;
@@ -35,12 +35,15 @@ pub enum Access {
     Space(Permission),
     /// A route outside any Space (catalogue, the caller's own tokens): the token's permission only.
     Account(Permission),
+    /// Any valid token, no permission: only `GET /v1/me`, so a token can always ask what it may do.
+    Authenticated,
 }
 
 impl Access {
-    pub fn permission(self) -> Permission {
+    pub fn permission(self) -> Option<Permission> {
         match self {
-            Access::Space(p) | Access::Account(p) => p,
+            Access::Space(p) | Access::Account(p) => Some(p),
+            Access::Authenticated => None,
         }
     }
 }
@@ -151,6 +154,27 @@ fn permission_denied(needed: Permission, missing: MissingFrom) -> ApiError {
         .with_detail(json!({"permission": needed.word(), "missingFrom": missing}))
 }
 
+/// Checks a Space's token policy.
+fn check_policy(token: &openmonime_domain::entities::AccessToken, policy: &SpacePolicy) -> ApiResult<()> {
+    if !policy.allow_unbound_tokens && token.space_id.is_none() {
+        return Err(ApiError::forbidden(
+            "space_policy_unbound_token",
+            "this Space's policy accepts only tokens bound to it; create a token bound to this Space",
+        ));
+    }
+    if let Some(max) = policy.max_token_lifetime_seconds {
+        let lifetime = token.expires_at.map(|e| (e - token.created_at).whole_seconds());
+        if lifetime.is_none_or(|l| l > max) {
+            return Err(ApiError::forbidden(
+                "space_policy_token_lifetime",
+                format!("this Space's policy accepts only tokens that expire within {max} seconds of their creation"),
+            )
+            .with_detail(json!({"maxTokenLifetimeSeconds": max})));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the whole pipeline for a route with the given access requirement.
 pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip: IpAddr) -> ApiResult<Caller> {
     let found = authenticate(state, headers).await?;
@@ -161,33 +185,69 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
         ApiError::forbidden("ip_not_allowed", "the caller's IP address is outside this access token's allowlist")
             .with_detail(json!({"ipAddress": ip.to_string()}))
     };
-    let needed = access.permission();
-    match access {
-        Access::Account(_) => {
-            if !allowed_ip {
-                return Err(ip_refused());
-            }
+    let space_scoped = matches!(access, Access::Space(_)) || (access == Access::Authenticated && headers.contains_key("monime-space-id"));
+    if !space_scoped {
+        if !allowed_ip {
+            return Err(ip_refused());
+        }
+        if let Some(needed) = access.permission() {
             if !token.permissions.contains(needed) {
                 return Err(permission_denied(needed, MissingFrom::Token));
             }
-            Ok(Caller { token: found.clone(), tenant: None, role: None, version, ip })
         }
-        Access::Space(_) => {
-            let space = space_header(headers)?;
-            let role = state.auth.role(&space, &token.monimeer_id).await?.ok_or_else(|| {
-                ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it")
-            })?;
-            if token.space_id.as_ref().is_some_and(|bound| bound != &space) {
-                return Err(ApiError::forbidden("token_space_mismatch", "this access token is bound to a different Space"));
-            }
-            if !allowed_ip {
-                return Err(ip_refused());
-            }
-            decide(needed, token.permissions, role.permissions).map_err(|missing| permission_denied(needed, missing))?;
-            let tenant = Tenant { space_id: space, environment: token.environment };
-            Ok(Caller { token: found.clone(), tenant: Some(tenant), role: Some(role), version, ip })
-        }
+        return Ok(Caller { token: found.clone(), tenant: None, role: None, version, ip });
     }
+    let space = space_header(headers)?;
+    let role = state
+        .auth
+        .role(&space, &token.monimeer_id)
+        .await?
+        .ok_or_else(|| ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it"))?;
+    let checks = || -> ApiResult<()> {
+        if token.space_id.as_ref().is_some_and(|bound| bound != &space) {
+            return Err(ApiError::forbidden("token_space_mismatch", "this access token is bound to a different Space"));
+        }
+        check_policy(token, &role.policy)?;
+        if !allowed_ip {
+            return Err(ip_refused());
+        }
+        if let Some(needed) = access.permission() {
+            decide(needed, token.permissions, role.permissions).map_err(|missing| permission_denied(needed, missing))?;
+        }
+        Ok(())
+    };
+    if let Err(err) = checks() {
+        audit_denial(state, &space, &found, ip, &err);
+        return Err(err);
+    }
+    let tenant = Tenant { space_id: space, environment: token.environment };
+    Ok(Caller { token: found.clone(), tenant: Some(tenant), role: Some(role), version, ip })
+}
+
+/// Records a member's refused request in the Space's audit log, off the request path.
+fn audit_denial(state: &AppState, space: &SpaceId, found: &TokenLookup, ip: IpAddr, err: &ApiError) {
+    let store = state.store.clone();
+    let space = space.clone();
+    let actor = found.token.monimeer_id.to_string();
+    let token_id = found.token.id.to_string();
+    let environment = found.token.environment;
+    let reason = err.reason;
+    let details = err.details.clone();
+    tokio::spawn(async move {
+        let ip = ip.to_string();
+        let event = openmonime_store::audit::AuditEvent {
+            space_id: Some(&space),
+            environment: Some(environment),
+            actor: &actor,
+            action: "request.denied",
+            subject: &token_id,
+            detail: Some(json!({"reason": reason, "details": details})),
+            ip: Some(&ip),
+        };
+        if let Err(e) = store.audit(&event).await {
+            tracing::warn!(error = %e, "could not record a denial in the audit log");
+        }
+    });
 }
 
 /// The per-route middleware: runs [`authorize`] and hands the [`Caller`] to the handler.
@@ -196,6 +256,7 @@ pub async fn pipeline(State((state, access)): State<(AppState, Access)>, mut req
     match authorize(&state, access, request.headers(), ip).await {
         Ok(caller) => {
             let token_id = caller.token.token.id.clone();
+            state.usage.record(&token_id, ip);
             let expires = caller.token.token.expires_at;
             request.extensions_mut().insert(caller);
             let mut response = next.run(request).await;

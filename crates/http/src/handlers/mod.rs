@@ -1,15 +1,21 @@
 //! Thin handlers: parse and validate the request, call the store, render Monime's shapes.
 
+pub mod access_tokens;
+pub mod audit_events;
 pub mod financial_accounts;
 pub mod financial_transactions;
 pub mod health;
 pub mod internal_transfers;
+pub mod me;
 pub mod params;
 pub mod render;
 pub mod root;
+pub mod space_members;
+pub mod space_policies;
+pub mod space_roles;
 
 use crate::auth::routes::ApiRouter;
-use crate::auth::Access::Space;
+use crate::auth::Access::{Account, Authenticated, Space};
 use crate::state::AppState;
 use axum::http::Method;
 use openmonime_domain::permission::Permission::*;
@@ -28,6 +34,24 @@ pub fn api_routes(state: AppState) -> ApiRouter {
         .route(Method::GET, "/v1/internal-transfers/{id}", "GetInternalTransfer", Space(InternalTransfersRead), internal_transfers::get)
         .route(Method::PATCH, "/v1/internal-transfers/{id}", "PatchInternalTransfer", Space(InternalTransfersWrite), internal_transfers::update)
         .route(Method::DELETE, "/v1/internal-transfers/{id}", "DeleteInternalTransfer", Space(InternalTransfersWrite), internal_transfers::delete)
+        // Management: openmonime's own operations (Monime manages these in its dashboard).
+        .route(Method::GET, "/v1/me", "GetMe", Authenticated, me::me)
+        .route(Method::GET, "/v1/access-tokens", "ListAccessTokens", Account(AccessTokensRead), access_tokens::list)
+        .route(Method::POST, "/v1/access-tokens", "CreateAccessToken", Account(AccessTokensWrite), access_tokens::create)
+        .route(Method::GET, "/v1/access-tokens/{id}", "GetAccessToken", Account(AccessTokensRead), access_tokens::get)
+        .route(Method::POST, "/v1/access-tokens/{id}/revoke", "RevokeAccessToken", Account(AccessTokensWrite), access_tokens::revoke)
+        .route(Method::POST, "/v1/access-tokens/{id}/rotate", "RotateAccessToken", Account(AccessTokensWrite), access_tokens::rotate)
+        .route(Method::GET, "/v1/space-members", "ListSpaceMembers", Space(SpaceMembersRead), space_members::list)
+        .route(Method::POST, "/v1/space-members", "AddSpaceMember", Space(SpaceMembersWrite), space_members::add)
+        .route(Method::PATCH, "/v1/space-members/{id}", "UpdateSpaceMember", Space(SpaceMembersWrite), space_members::set_role)
+        .route(Method::DELETE, "/v1/space-members/{id}", "RemoveSpaceMember", Space(SpaceMembersWrite), space_members::remove)
+        .route(Method::GET, "/v1/space-roles", "ListSpaceRoles", Space(SpaceRolesRead), space_roles::list)
+        .route(Method::POST, "/v1/space-roles", "CreateSpaceRole", Space(SpaceRolesWrite), space_roles::create)
+        .route(Method::PATCH, "/v1/space-roles/{name}", "UpdateSpaceRole", Space(SpaceRolesWrite), space_roles::update)
+        .route(Method::DELETE, "/v1/space-roles/{name}", "DeleteSpaceRole", Space(SpaceRolesWrite), space_roles::delete)
+        .route(Method::GET, "/v1/space-policies", "GetSpacePolicies", Space(SpacePoliciesRead), space_policies::get)
+        .route(Method::PATCH, "/v1/space-policies", "UpdateSpacePolicies", Space(SpacePoliciesWrite), space_policies::update)
+        .route(Method::GET, "/v1/audit-events", "ListAuditEvents", Space(AuditEventsRead), audit_events::list)
 }
 
 /// The published route table (method, path, operation, access), for docs and tests.

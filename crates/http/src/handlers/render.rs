@@ -69,3 +69,29 @@ pub fn transfer(t: &InternalTransfer) -> Value {
         "metadata": t.metadata,
     })
 }
+
+/// An access token without its secret.
+pub fn access_token(t: &AccessToken) -> Value {
+    let now = openmonime_domain::time_fmt::now();
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "hint": t.hint,
+        "environment": t.environment.as_str(),
+        "status": t.status(now),
+        "permissions": t.permissions,
+        "spaceId": t.space_id,
+        "allowedIps": t.allowed_ips.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        "expireTime": opt_time(t.expires_at),
+        "apiVersion": t.api_version.id(),
+        "createTime": rfc3339(t.created_at),
+        "revokeTime": opt_time(t.revoked_at),
+        "lastUsedTime": opt_time(t.usage.last_used_at),
+        "lastUsedIp": t.usage.last_used_ip,
+        "requestCount": t.usage.request_count,
+    })
+}
+
+pub fn policy(p: &SpacePolicy) -> Value {
+    json!({"maxTokenLifetimeSeconds": p.max_token_lifetime_seconds, "allowUnboundTokens": p.allow_unbound_tokens})
+}

@@ -1,0 +1,125 @@
+//! The no-escalation rule for tokens made by tokens: a token may only create or rotate into a
+//! token that is no broader than itself on any axis.
+
+use crate::entities::{AccessToken, NewAccessToken};
+use ipnet::IpNet;
+
+/// The first axis on which a requested token would be broader than its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Escalation {
+    /// Permissions the parent does not hold (their words).
+    Permissions(Vec<String>),
+    /// A different environment (test cannot mint live, nor the reverse).
+    Environment,
+    /// The parent is bound to a Space and the child is not bound to the same one.
+    Space,
+    /// The parent has an IP allowlist and the child's is missing or reaches outside it.
+    IpAllowlist,
+    /// The child would outlive the parent.
+    Expiry,
+}
+
+impl Escalation {
+    /// The stable `reason` word the API reports.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Escalation::Permissions(_) => "escalation_permissions",
+            Escalation::Environment => "escalation_environment",
+            Escalation::Space => "escalation_space",
+            Escalation::IpAllowlist => "escalation_ip_allowlist",
+            Escalation::Expiry => "escalation_expiry",
+        }
+    }
+}
+
+fn within(child: &IpNet, parents: &[IpNet]) -> bool {
+    parents.iter().any(|p| p.contains(child))
+}
+
+/// Checks every axis; `Ok` when the child is no broader than the parent.
+pub fn check(parent: &AccessToken, child: &NewAccessToken) -> Result<(), Escalation> {
+    let extra: Vec<String> = child.permissions.iter().filter(|p| !parent.permissions.contains(*p)).map(|p| p.word().to_owned()).collect();
+    if !extra.is_empty() {
+        return Err(Escalation::Permissions(extra));
+    }
+    if child.environment != parent.environment {
+        return Err(Escalation::Environment);
+    }
+    if parent.space_id.is_some() && child.space_id != parent.space_id {
+        return Err(Escalation::Space);
+    }
+    if !parent.allowed_ips.is_empty() && (child.allowed_ips.is_empty() || !child.allowed_ips.iter().all(|c| within(c, &parent.allowed_ips))) {
+        return Err(Escalation::IpAllowlist);
+    }
+    if let Some(parent_expiry) = parent.expires_at {
+        if child.expires_at.is_none_or(|c| c > parent_expiry) {
+            return Err(Escalation::Expiry);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::TokenUsage;
+    use crate::ids::*;
+    use crate::permission::{Permission, PermissionSet};
+    use crate::version::ApiVersion;
+    use crate::{time_fmt, Environment};
+
+    fn parent() -> AccessToken {
+        AccessToken {
+            id: TokenId::generate(),
+            monimeer_id: MonimeerId::generate(),
+            name: "p".into(),
+            environment: Environment::Test,
+            permissions: [Permission::FinancialAccountsRead, Permission::AccessTokensWrite].into_iter().collect(),
+            space_id: Some(SpaceId::generate()),
+            allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
+            expires_at: Some(time_fmt::now() + time::Duration::days(10)),
+            api_version: ApiVersion::LATEST,
+            hint: String::new(),
+            created_at: time_fmt::now(),
+            revoked_at: None,
+            usage: TokenUsage::default(),
+        }
+    }
+
+    fn child_of(p: &AccessToken) -> NewAccessToken {
+        NewAccessToken {
+            monimeer_id: p.monimeer_id.clone(),
+            name: "c".into(),
+            environment: p.environment,
+            permissions: [Permission::FinancialAccountsRead].into_iter().collect(),
+            space_id: p.space_id.clone(),
+            allowed_ips: vec!["10.1.0.0/16".parse().unwrap()],
+            expires_at: p.expires_at,
+            api_version: p.api_version,
+        }
+    }
+
+    #[test]
+    fn each_axis_is_checked() {
+        let p = parent();
+        assert_eq!(check(&p, &child_of(&p)), Ok(()));
+        let mut c = child_of(&p);
+        c.permissions = PermissionSet::all();
+        assert!(matches!(check(&p, &c), Err(Escalation::Permissions(w)) if w.contains(&"payouts:write".to_string())));
+        let mut c = child_of(&p);
+        c.environment = Environment::Live;
+        assert_eq!(check(&p, &c), Err(Escalation::Environment));
+        let mut c = child_of(&p);
+        c.space_id = None;
+        assert_eq!(check(&p, &c), Err(Escalation::Space));
+        let mut c = child_of(&p);
+        c.allowed_ips = vec![];
+        assert_eq!(check(&p, &c), Err(Escalation::IpAllowlist));
+        let mut c = child_of(&p);
+        c.allowed_ips = vec!["0.0.0.0/0".parse().unwrap()];
+        assert_eq!(check(&p, &c), Err(Escalation::IpAllowlist));
+        let mut c = child_of(&p);
+        c.expires_at = None;
+        assert_eq!(check(&p, &c), Err(Escalation::Expiry));
+    }
+}

@@ -1,0 +1,227 @@
+//! `/v1/access-tokens`: the caller's own tokens — list, get, create, revoke, rotate.
+//!
+//! A token can only create or rotate into tokens no broader than itself (permissions,
+//! environment, Space binding, IP allowlist, expiry); each refusal names the axis. The plaintext
+//! appears once, in the create/rotate response. These creates take no `Idempotency-Key` replay:
+//! replaying would mean storing the secret, and the store keeps only its hash.
+
+use super::params::QueryParams;
+use super::render;
+use crate::auth::Caller;
+use crate::envelope;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ipnet::IpNet;
+use openmonime_domain::entities::{AccessToken, NewAccessToken, TokenStatus};
+use openmonime_domain::escalation::{self, Escalation};
+use openmonime_domain::ids::SpaceId;
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::version::ApiVersion;
+use openmonime_domain::{time_fmt, token, Environment};
+use openmonime_store::identity::AuthChange;
+use openmonime_store::StoreError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// Lifetime of a token created without an expiry: Monime's shortest preset ("2 months").
+pub const DEFAULT_LIFETIME_DAYS: i64 = 60;
+/// Longest rotation grace window.
+pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBody {
+    name: String,
+    permissions: Vec<String>,
+    environment: Option<String>,
+    space_id: Option<String>,
+    #[serde(default)]
+    allowed_ips: Vec<String>,
+    expire_time: Option<String>,
+    #[serde(default)]
+    never_expires: bool,
+    api_version: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RotateBody {
+    grace_period_seconds: Option<i64>,
+}
+
+fn not_found(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found("access token"),
+        other => other.into(),
+    }
+}
+
+fn escalation_error(e: Escalation) -> ApiError {
+    let (message, detail) = match &e {
+        Escalation::Permissions(extra) => (format!("the new token would hold permissions yours lacks: {}", extra.join(", ")), json!({"permissions": extra})),
+        Escalation::Environment => ("a token can only create tokens in its own environment".to_owned(), json!({"field": "environment"})),
+        Escalation::Space => ("your token is bound to a Space, so the new token must be bound to the same Space".to_owned(), json!({"field": "spaceId"})),
+        Escalation::IpAllowlist => ("your token has an IP allowlist, so the new token's allowlist must lie within it".to_owned(), json!({"field": "allowedIps"})),
+        Escalation::Expiry => ("the new token cannot outlive yours".to_owned(), json!({"field": "expireTime"})),
+    };
+    ApiError::forbidden(e.reason(), message).with_detail(detail)
+}
+
+async fn audit(state: &AppState, caller: &Caller, action: &str, token: &AccessToken) {
+    let space = token.space_id.as_ref().or(caller.tenant.as_ref().map(|t| &t.space_id));
+    super::audit_events::record(state, caller, space, Some(token.environment), action, token.id.as_str(), json!({"name": token.name})).await;
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
+    let status = query.choice("status", |s| match s {
+        "active" | "ACTIVE" => Some(TokenStatus::Active),
+        "expired" | "EXPIRED" => Some(TokenStatus::Expired),
+        "revoked" | "REVOKED" => Some(TokenStatus::Revoked),
+        _ => None,
+    }, "active, expired, revoked")?;
+    let environment = query.choice("environment", Environment::parse, "test, live")?;
+    let expiring_within = match query.text("expiringWithin", 16)? {
+        None => None,
+        Some(raw) => Some(parse_duration(&raw).ok_or_else(|| ApiError::field("expiringWithin", "invalid_value", "`expiringWithin` must be a duration like 7d, 12h or 2w"))?),
+    };
+    let now = time_fmt::now();
+    let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
+    let items: Vec<Value> = tokens
+        .iter()
+        .filter(|t| status.is_none_or(|s| t.status(now) == s))
+        .filter(|t| environment.is_none_or(|e| t.environment == e))
+        .filter(|t| expiring_within.is_none_or(|w| t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| e <= now + w)))
+        .map(render::access_token)
+        .collect();
+    Ok(Json(envelope::page(items, None)))
+}
+
+/// `7d`, `12h`, `2w`, `3600s`.
+pub fn parse_duration(raw: &str) -> Option<time::Duration> {
+    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    let n: i64 = digits.parse().ok().filter(|n| *n > 0)?;
+    Some(match unit {
+        "s" => time::Duration::seconds(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        "w" => time::Duration::weeks(n),
+        _ => return None,
+    })
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    Ok(Json(envelope::one(render::access_token(&token))))
+}
+
+fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
+    let parent = &caller.token.token;
+    if body.name.trim().is_empty() || body.name.chars().count() > 100 {
+        return Err(ApiError::field("name", "invalid_value", "`name` must be 1 to 100 characters"));
+    }
+    if body.permissions.is_empty() {
+        return Err(ApiError::field("permissions", "empty", "`permissions` must name at least one permission"));
+    }
+    let permissions = PermissionSet::expand(&body.permissions)
+        .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
+    let environment = match body.environment.as_deref() {
+        None => parent.environment,
+        Some(e) => Environment::parse(e).ok_or_else(|| ApiError::field("environment", "invalid_value", "`environment` must be `test` or `live`"))?,
+    };
+    let space_id = match body.space_id.as_deref() {
+        None => parent.space_id.clone(),
+        Some(s) => Some(SpaceId::parse(s).ok_or_else(|| ApiError::field("spaceId", "invalid_id", "`spaceId` must be a Space id (`spc-…`)"))?),
+    };
+    let allowed_ips = if body.allowed_ips.is_empty() {
+        parent.allowed_ips.clone()
+    } else {
+        body.allowed_ips
+            .iter()
+            .map(|raw| raw.parse::<IpNet>().or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ApiError::field("allowedIps", "invalid_cidr", "every `allowedIps` entry must be an IP address or CIDR"))?
+    };
+    if allowed_ips.len() > 50 {
+        return Err(ApiError::field("allowedIps", "too_many_entries", "`allowedIps` may hold at most 50 entries"));
+    }
+    let expires_at = match (body.never_expires, body.expire_time.as_deref()) {
+        (true, Some(_)) => return Err(ApiError::field("neverExpires", "conflict", "give `expireTime` or `neverExpires`, not both")),
+        (true, None) => None,
+        (false, Some(raw)) => {
+            let at = time_fmt::parse_rfc3339(raw).ok_or_else(|| ApiError::field("expireTime", "invalid_value", "`expireTime` must be an RFC 3339 time"))?;
+            if at <= now {
+                return Err(ApiError::field("expireTime", "in_the_past", "`expireTime` must be in the future"));
+            }
+            Some(at)
+        }
+        (false, None) => {
+            let default = now + time::Duration::days(DEFAULT_LIFETIME_DAYS);
+            Some(parent.expires_at.map_or(default, |p| p.min(default)))
+        }
+    };
+    let api_version = match body.api_version.as_deref() {
+        None => parent.api_version,
+        Some(v) => ApiVersion::parse(v).ok_or_else(|| ApiError::field("apiVersion", "invalid_value", format!("`apiVersion` must be one of {}", ApiVersion::supported_ids().join(", "))))?,
+    };
+    Ok(NewAccessToken { monimeer_id: parent.monimeer_id.clone(), name: body.name, environment, permissions, space_id, allowed_ips, expires_at, api_version })
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateBody>) -> ApiResult<Json<Value>> {
+    let new = validate_create(body, &caller, time_fmt::now())?;
+    escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
+    let minted = token::generate(new.environment);
+    let stored = state.store.create_token(&new, &minted.hash, &minted.hint).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::field("spaceId", "space_not_found", "`spaceId` names no Space"),
+        other => other.into(),
+    })?;
+    audit(&state, &caller, "token.create", &stored).await;
+    let mut result = render::access_token(&stored);
+    result["token"] = json!(minted.plaintext.expose());
+    Ok(Json(envelope::one(result)))
+}
+
+pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    let revoked = state.store.revoke_token(&token.id).await.map_err(not_found)?;
+    state.auth.invalidate(&AuthChange::Token(token.id.clone()));
+    audit(&state, &caller, "token.revoke", &revoked).await;
+    Ok(Json(envelope::one(render::access_token(&revoked))))
+}
+
+/// The body is optional (no body: rotate now, no grace).
+pub async fn rotate(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, raw: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    let body: RotateBody = if raw.is_empty() { RotateBody::default() } else { crate::json::decode(&raw)? };
+    let grace = body.grace_period_seconds.unwrap_or(0);
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+        return Err(ApiError::field("gracePeriodSeconds", "out_of_range", format!("`gracePeriodSeconds` must be from 0 to {MAX_GRACE_SECONDS}")));
+    }
+    let old = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    let now = time_fmt::now();
+    if old.status(now) != TokenStatus::Active {
+        return Err(ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated"));
+    }
+    let new = NewAccessToken {
+        monimeer_id: old.monimeer_id.clone(),
+        name: old.name.clone(),
+        environment: old.environment,
+        permissions: old.permissions,
+        space_id: old.space_id.clone(),
+        allowed_ips: old.allowed_ips.clone(),
+        expires_at: old.expires_at,
+        api_version: old.api_version,
+    };
+    escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
+    let minted = token::generate(new.environment);
+    let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, now + time::Duration::seconds(grace)).await?;
+    state.auth.invalidate(&AuthChange::Token(old.id.clone()));
+    audit(&state, &caller, "token.rotate", &old).await;
+    let mut result = render::access_token(&stored);
+    result["token"] = json!(minted.plaintext.expose());
+    result["replaces"] = json!({"id": old.id, "stopsWorkingAt": time_fmt::rfc3339(old.expires_at.map_or(now + time::Duration::seconds(grace), |e| e.min(now + time::Duration::seconds(grace))))});
+    Ok(Json(envelope::one(result)))
+}

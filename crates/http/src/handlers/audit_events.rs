@@ -1,0 +1,43 @@
+//! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
+
+use super::params::{page_envelope, QueryParams};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use openmonime_domain::ids::SpaceId;
+use openmonime_domain::time_fmt::rfc3339;
+use openmonime_domain::Environment;
+use openmonime_store::audit::{AuditEvent, AuditFilter};
+use serde_json::{json, Value};
+
+/// Appends a change made by `caller`. A failure to audit is logged, not returned: the change
+/// itself has committed.
+pub async fn record(state: &AppState, caller: &Caller, space: Option<&SpaceId>, environment: Option<Environment>, action: &str, subject: &str, mut detail: Value) {
+    detail["byToken"] = json!(caller.token.token.id);
+    let actor = caller.token.token.monimeer_id.to_string();
+    let ip = caller.ip.to_string();
+    let event = AuditEvent { space_id: space, environment, actor: &actor, action, subject, detail: Some(detail), ip: Some(&ip) };
+    if let Err(e) = state.store.audit(&event).await {
+        tracing::warn!(error = %e, action, "could not write the audit log");
+    }
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
+    let tenant = caller.tenant()?;
+    let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };
+    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page()?).await?;
+    Ok(Json(page_envelope(page, |e| {
+        json!({
+            "id": e.id,
+            "environment": e.environment.map(|v| v.as_str()),
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "detail": e.detail,
+            "ipAddress": e.ip,
+            "createTime": rfc3339(e.created_at),
+        })
+    })))
+}

@@ -1,0 +1,94 @@
+//! `/v1/space-roles`: built-in roles and the Space's custom roles (named permission sets).
+//! An edit changes what every holder can do on their next request; the answer says how many
+//! members and tokens it reaches.
+
+use super::audit_events;
+use crate::auth::Caller;
+use crate::envelope;
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use openmonime_domain::permission::PermissionSet;
+use openmonime_store::identity::AuthChange;
+use openmonime_store::management::RoleInfo;
+use openmonime_store::StoreError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    permissions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    permissions: Vec<String>,
+}
+
+fn render(r: &RoleInfo) -> Value {
+    json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 40 && chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Expands the words and refuses anything beyond the caller's own role.
+fn permissions(caller: &Caller, words: &[String]) -> ApiResult<PermissionSet> {
+    let set = PermissionSet::expand(words).map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
+    let own = caller.role.as_ref().map(|r| r.permissions).unwrap_or_default();
+    if !set.is_subset_of(own) {
+        let extra: Vec<_> = set.iter().filter(|p| !own.contains(*p)).map(|p| p.word()).collect();
+        return Err(ApiError::forbidden("role_above_own", "a role cannot grant permissions your own role lacks").with_detail(json!({"permissions": extra})));
+    }
+    Ok(set)
+}
+
+fn not_found(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found("role"),
+        other => other.into(),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let roles = state.store.list_roles(&caller.tenant()?.space_id).await?;
+    Ok(Json(envelope::page(roles.iter().map(render).collect(), None)))
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateBody>) -> ApiResult<Json<Value>> {
+    if !valid_name(&body.name) {
+        return Err(ApiError::field("name", "invalid_value", "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter"));
+    }
+    let set = permissions(&caller, &body.permissions)?;
+    let space = caller.tenant()?.space_id.clone();
+    let role = state.store.create_role(&space, &body.name, set).await?;
+    audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set})).await;
+    Ok(Json(envelope::one(render(&role))))
+}
+
+pub async fn update(State(state): State<AppState>, caller: Caller, Path(name): Path<String>, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult<Json<Value>> {
+    let set = permissions(&caller, &body.permissions)?;
+    let space = caller.tenant()?.space_id.clone();
+    let role = state.store.update_role(&space, &name, set).await.map_err(not_found)?;
+    state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
+    let impact = state.store.role_impact(&space, &name).await?;
+    audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
+    let mut out = render(&role);
+    out["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
+    Ok(Json(envelope::one(out)))
+}
+
+pub async fn delete(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let space = caller.tenant()?.space_id.clone();
+    state.store.delete_role(&space, &name).await.map_err(not_found)?;
+    state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
+    audit_events::record(&state, &caller, Some(&space), None, "role.delete", &name, json!({})).await;
+    Ok(Json(envelope::deleted()))
+}

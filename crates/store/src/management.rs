@@ -1,0 +1,228 @@
+//! Self-service management: Space policies, custom roles, token rotation and usage counters.
+
+use crate::backend::Store;
+use crate::codec::*;
+use crate::error::{StoreError, StoreResult};
+use crate::identity::{insert_token, record_change, token_from_row, AuthChange, TOKEN_COLUMNS};
+use openmonime_domain::entities::{AccessToken, NewAccessToken, SpacePolicy};
+use openmonime_domain::ids::*;
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::role::BuiltinRole;
+use openmonime_domain::time_fmt;
+use openmonime_domain::token::TokenHash;
+use time::OffsetDateTime;
+
+/// A role as the roles list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub name: String,
+    pub builtin: bool,
+    pub permissions: PermissionSet,
+    pub members: i64,
+}
+
+/// Who a role edit reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleImpact {
+    pub members: i64,
+    /// Active tokens of those members usable in this Space (bound to it, or unbound).
+    pub tokens: i64,
+}
+
+/// A batch of token usage gathered in memory.
+#[derive(Debug, Clone)]
+pub struct UsageDelta {
+    pub token_id: TokenId,
+    pub last_used_at: OffsetDateTime,
+    pub last_used_ip: String,
+    pub requests: i64,
+}
+
+impl Store {
+    pub async fn get_policy(&self, space: &SpaceId) -> StoreResult<SpacePolicy> {
+        let row = sqlx::query("SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1")
+            .bind(space.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            None => SpacePolicy::default(),
+            Some(r) => {
+                use sqlx::Row;
+                SpacePolicy {
+                    max_token_lifetime_seconds: r.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
+                    allow_unbound_tokens: int(&r, "allow_unbound_tokens")? != 0,
+                }
+            }
+        })
+    }
+
+    pub async fn set_policy(&self, space: &SpaceId, policy: SpacePolicy) -> StoreResult<SpacePolicy> {
+        let mut tx = self.begin_write().await?;
+        let now = micros(time_fmt::now());
+        sqlx::query(
+            "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (space_id) DO UPDATE SET max_token_lifetime_seconds = $2, allow_unbound_tokens = $3, updated_at = $4",
+        )
+        .bind(space.as_str())
+        .bind(policy.max_token_lifetime_seconds)
+        .bind(policy.allow_unbound_tokens as i64)
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?;
+        record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    /// Built-in roles first, then custom roles by name, each with its member count.
+    pub async fn list_roles(&self, space: &SpaceId) -> StoreResult<Vec<RoleInfo>> {
+        let counts = sqlx::query("SELECT role, COUNT(*) AS n FROM memberships WHERE space_id = $1 GROUP BY role")
+            .bind(space.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut members = std::collections::HashMap::new();
+        for r in &counts {
+            members.insert(text(r, "role")?, int(r, "n")?);
+        }
+        let mut out: Vec<RoleInfo> = BuiltinRole::ALL
+            .iter()
+            .map(|b| RoleInfo { name: b.name().into(), builtin: true, permissions: b.permissions(), members: *members.get(b.name()).unwrap_or(&0) })
+            .collect();
+        let rows = sqlx::query("SELECT name, permissions FROM space_roles WHERE space_id = $1 ORDER BY name")
+            .bind(space.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            let name = text(r, "name")?;
+            out.push(RoleInfo { members: *members.get(&name).unwrap_or(&0), name, builtin: false, permissions: permissions(r, "permissions")? });
+        }
+        Ok(out)
+    }
+
+    pub async fn create_role(&self, space: &SpaceId, name: &str, set: PermissionSet) -> StoreResult<RoleInfo> {
+        if BuiltinRole::parse(name).is_some() {
+            return Err(StoreError::Conflict("role_exists"));
+        }
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query("INSERT INTO space_roles (space_id, name, permissions, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(space.as_str())
+            .bind(name)
+            .bind(encode_permissions(set))
+            .bind(micros(time_fmt::now()))
+            .execute(&mut *tx.tx)
+            .await;
+        match result {
+            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("role_exists")),
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(RoleInfo { name: name.into(), builtin: false, permissions: set, members: 0 })
+    }
+
+    /// How many members hold `role`, and how many active tokens they could use in this Space.
+    pub async fn role_impact(&self, space: &SpaceId, role: &str) -> StoreResult<RoleImpact> {
+        let now = micros(time_fmt::now());
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE space_id = $1 AND role = $2) AS members, \
+             (SELECT COUNT(*) FROM access_tokens t JOIN memberships m ON m.monimeer_id = t.monimeer_id \
+              WHERE m.space_id = $1 AND m.role = $2 AND (t.space_id IS NULL OR t.space_id = $1) \
+              AND (t.revoked_at IS NULL OR t.revoked_at > $3) AND (t.expires_at IS NULL OR t.expires_at > $3)) AS tokens",
+        )
+        .bind(space.as_str())
+        .bind(role)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RoleImpact { members: int(&row, "members")?, tokens: int(&row, "tokens")? })
+    }
+
+    /// Replaces a custom role's permissions; every member holding it is affected on the next request.
+    pub async fn update_role(&self, space: &SpaceId, name: &str, set: PermissionSet) -> StoreResult<RoleInfo> {
+        if BuiltinRole::parse(name).is_some() {
+            return Err(StoreError::Conflict("role_builtin"));
+        }
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE space_roles SET permissions = $1 WHERE space_id = $2 AND name = $3")
+            .bind(encode_permissions(set))
+            .bind(space.as_str())
+            .bind(name)
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        tx.commit().await?;
+        let members = self.role_impact(space, name).await?.members;
+        Ok(RoleInfo { name: name.into(), builtin: false, permissions: set, members })
+    }
+
+    /// Deletes a custom role nobody holds.
+    pub async fn delete_role(&self, space: &SpaceId, name: &str) -> StoreResult<()> {
+        if BuiltinRole::parse(name).is_some() {
+            return Err(StoreError::Conflict("role_builtin"));
+        }
+        let mut tx = self.begin_write().await?;
+        let held = sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND role = $2").bind(space.as_str()).bind(name).fetch_optional(&mut *tx.tx).await?;
+        if held.is_some() {
+            return Err(StoreError::Conflict("role_in_use"));
+        }
+        let done = sqlx::query("DELETE FROM space_roles WHERE space_id = $1 AND name = $2").bind(space.as_str()).bind(name).execute(&mut *tx.tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        tx.commit().await
+    }
+
+    /// Issues a replacement for `old` and schedules the old one to stop at `old_stops_at`
+    /// (never later than its own expiry), atomically.
+    pub async fn rotate_token(&self, old: &AccessToken, new: &NewAccessToken, hash: &TokenHash, hint: &str, old_stops_at: OffsetDateTime) -> StoreResult<AccessToken> {
+        let mut tx = self.begin_write().await?;
+        let stops = old.expires_at.map_or(old_stops_at, |e| e.min(old_stops_at));
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND monimeer_id = $3 AND (revoked_at IS NULL OR revoked_at > $1)",
+        )
+        .bind(micros(stops))
+        .bind(old.id.as_str())
+        .bind(old.monimeer_id.as_str())
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("token_already_revoked"));
+        }
+        let token = insert_token(&mut tx, new, hash, hint).await?;
+        sqlx::query("UPDATE access_tokens SET rotated_to = $1 WHERE id = $2").bind(token.id.as_str()).bind(old.id.as_str()).execute(&mut *tx.tx).await?;
+        record_change(&mut tx, &AuthChange::Token(old.id.clone())).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// A Monimeer's own token; another person's is `NotFound`.
+    pub async fn get_own_token(&self, monimeer: &MonimeerId, id: &str) -> StoreResult<AccessToken> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1 AND t.monimeer_id = $2");
+        let row = sqlx::query(&sql).bind(id).bind(monimeer.as_str()).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        token_from_row(&row)
+    }
+
+    /// Applies a batch of usage counters in one transaction.
+    pub async fn record_usage(&self, batch: &[UsageDelta]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for d in batch {
+            sqlx::query(
+                "UPDATE access_tokens SET request_count = request_count + $1, last_used_ip = $2, \
+                 last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $3 THEN $3 ELSE last_used_at END WHERE id = $4",
+            )
+            .bind(d.requests)
+            .bind(&d.last_used_ip)
+            .bind(micros(d.last_used_at))
+            .bind(d.token_id.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}
