@@ -26,6 +26,10 @@ fn quoted_name(message: &str) -> Option<&str> {
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first: a body that is not JSON at all (`[1,`) is `json_malformed`, even where the
+    // typed parse would stumble on a wrong type before it reaches the syntax error.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
