@@ -1,5 +1,7 @@
 //! The test-app builder: spawn a server, create people, Spaces and tokens, and send requests.
 
+pub mod openapi;
+
 use openmonime_domain::entities::{NewAccessToken, Tenant};
 use openmonime_domain::ids::{FinancialAccountId, MonimeerId, SpaceId};
 use openmonime_domain::permission::PermissionSet;
@@ -18,7 +20,9 @@ static POSTGRES: OnceCell<String> = OnceCell::const_new();
 /// Creates a uniquely named database on the server named by `admin_url` and returns its URL.
 async fn fresh_postgres_database(admin_url: &str) -> String {
     let name = format!("openmonime_test_{}", openmonime_domain::ids::random_base62(10).to_lowercase());
-    let admin = Store::connect(admin_url, StoreOptions { max_connections: 1, ..Default::default() }).await.expect("connect to PostgreSQL");
+    let admin = Store::connect(admin_url, StoreOptions { max_connections: 1, ..Default::default() })
+        .await
+        .expect("connect to PostgreSQL");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test database");
     admin.close().await;
     let (base, _) = admin_url.rsplit_once('/').expect("postgres URL with a database name");
@@ -61,7 +65,13 @@ pub struct TokenSpec {
 
 impl Default for TokenSpec {
     fn default() -> Self {
-        TokenSpec { environment: Environment::Test, permissions: PermissionSet::all(), space: None, allowed_ips: vec![], expires_at: None }
+        TokenSpec {
+            environment: Environment::Test,
+            permissions: PermissionSet::all(),
+            space: None,
+            allowed_ips: vec![],
+            expires_at: None,
+        }
     }
 }
 
@@ -113,7 +123,11 @@ impl TestApp {
     }
 
     /// Mints and stores a token; returns its plaintext and id.
-    pub async fn token_with(&self, monimeer: &MonimeerId, spec: TokenSpec) -> (String, openmonime_domain::ids::TokenId) {
+    pub async fn token_with(
+        &self,
+        monimeer: &MonimeerId,
+        spec: TokenSpec,
+    ) -> (String, openmonime_domain::ids::TokenId) {
         let minted = token::generate(spec.environment);
         let new = NewAccessToken {
             monimeer_id: monimeer.clone(),
@@ -144,7 +158,11 @@ impl TestApp {
         let tenant = Tenant { space_id: space.clone(), environment };
         let page = self
             .store()
-            .list_accounts(&tenant, &openmonime_store::ledger::AccountFilter { reference: Some("main".into()), uvan: None }, openmonime_store::PageRequest { after: None, limit: 1 })
+            .list_accounts(
+                &tenant,
+                &openmonime_store::ledger::AccountFilter { reference: Some("main".into()), uvan: None },
+                openmonime_store::PageRequest { after: None, limit: 1 },
+            )
             .await
             .unwrap();
         page.items[0].id.clone()
@@ -189,4 +207,96 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_reason: &s
 
 pub fn now_plus(d: time::Duration) -> Option<time::OffsetDateTime> {
     Some(time_fmt::now() + d)
+}
+
+/// A fresh random `Idempotency-Key`.
+pub fn idem_key() -> String {
+    format!("key-{}", openmonime_domain::ids::random_base62(20))
+}
+
+/// A permission set from a list.
+pub fn perms(list: &[openmonime_domain::permission::Permission]) -> PermissionSet {
+    list.iter().copied().collect()
+}
+
+/// Polls `check` until it returns true or `within` has passed; returns whether it became true.
+/// For changes made directly in the store, which reach the server through the change feed.
+pub async fn eventually<F, Fut>(within: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+impl TestApp {
+    /// A creating POST with a fresh `Idempotency-Key` and a JSON body.
+    pub fn post(&self, path: &str, token: &str, space: &SpaceId, body: &Value) -> reqwest::RequestBuilder {
+        self.req(reqwest::Method::POST, path, token, space).header("Idempotency-Key", idem_key()).json(body)
+    }
+
+    /// A PATCH with a JSON body.
+    pub fn patch(&self, path: &str, token: &str, space: &SpaceId, body: &Value) -> reqwest::RequestBuilder {
+        self.req(reqwest::Method::PATCH, path, token, space).json(body)
+    }
+
+    /// A GET.
+    pub fn get(&self, path: &str, token: &str, space: &SpaceId) -> reqwest::RequestBuilder {
+        self.req(reqwest::Method::GET, path, token, space)
+    }
+
+    /// Creates a financial account through the API; returns the `result`.
+    pub async fn create_account(&self, token: &str, space: &SpaceId, body: Value) -> Value {
+        let (status, _, res) = send(self.post("/v1/financial-accounts", token, space, &body)).await;
+        assert_eq!(status, 200, "create account: {res}");
+        res["result"].clone()
+    }
+
+    /// Creates an internal transfer through the API; returns the `result` (completed or failed).
+    pub async fn transfer(&self, token: &str, space: &SpaceId, from: &str, to: &str, value: i64) -> Value {
+        let body = serde_json::json!({
+            "amount": {"currency": "SLE", "value": value},
+            "sourceFinancialAccount": {"id": from},
+            "destinationFinancialAccount": {"id": to},
+        });
+        let (status, _, res) = send(self.post("/v1/internal-transfers", token, space, &body)).await;
+        assert_eq!(status, 200, "create transfer: {res}");
+        res["result"].clone()
+    }
+
+    /// An account's available balance as the API reports it.
+    pub async fn balance(&self, token: &str, space: &SpaceId, account: &str) -> i64 {
+        let (status, _, res) =
+            send(self.get(&format!("/v1/financial-accounts/{account}?withBalance=true"), token, space)).await;
+        assert_eq!(status, 200, "get account: {res}");
+        res["result"]["balance"]["available"]["value"].as_i64().expect("balance value")
+    }
+
+    /// Every item of a list endpoint, following `pagination.next` (`query` may be empty).
+    pub async fn list_all(&self, path: &str, query: &str, token: &str, space: &SpaceId) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{path}?limit=50{query}");
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={a}"));
+            }
+            let (status, _, res) = send(self.get(&url, token, space)).await;
+            assert_eq!(status, 200, "list {url}: {res}");
+            items.extend(res["result"].as_array().expect("result array").iter().cloned());
+            match res["pagination"]["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
 }
