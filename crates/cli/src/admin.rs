@@ -9,8 +9,8 @@ use openmonime_domain::ids::{FinancialAccountId, MonimeerId, SpaceId, TokenId};
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::{time_fmt, token, Environment};
-use openmonime_store::backend::StoreOptions;
 use openmonime_store::audit::AuditEvent;
+use openmonime_store::backend::StoreOptions;
 use openmonime_store::{Store, StoreError};
 use serde_json::{json, Value};
 
@@ -239,8 +239,22 @@ fn print(value: &Value, as_json: bool) {
     }
 }
 
-async fn audit(store: &Store, space: Option<&SpaceId>, action: &str, subject: &str, detail: Value) -> Result<(), String> {
-    let event = AuditEvent { space_id: space, environment: None, actor: "admin-cli", action, subject, detail: Some(detail), ip: None };
+async fn audit(
+    store: &Store,
+    space: Option<&SpaceId>,
+    action: &str,
+    subject: &str,
+    detail: Value,
+) -> Result<(), String> {
+    let event = AuditEvent {
+        space_id: space,
+        environment: None,
+        actor: "admin-cli",
+        action,
+        subject,
+        detail: Some(detail),
+        ip: None,
+    };
     store.audit(&event).await.map_err(store_err)
 }
 
@@ -294,7 +308,9 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             let monimeer = parse("Monimeer id", monimeer, MonimeerId::parse)?;
             match (&cmd, role) {
                 (MemberCommand::Add { .. }, Some(role)) => store.add_member(&space, &monimeer, role).await.map(|_| ()),
-                (MemberCommand::SetRole { .. }, Some(role)) => store.set_member_role(&space, &monimeer, role).await.map(|_| ()),
+                (MemberCommand::SetRole { .. }, Some(role)) => {
+                    store.set_member_role(&space, &monimeer, role).await.map(|_| ())
+                }
                 _ => store.remove_member(&space, &monimeer).await,
             }
             .map_err(store_err)?;
@@ -322,7 +338,10 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             if reference.as_ref().is_some_and(|r| r.is_empty() || r.len() > 64) {
                 return Err("--reference must be 1 to 64 characters".into());
             }
-            let entry = store.credit_account(&tenant, &account, amount, reference.as_deref(), "admin-cli").await.map_err(store_err)?;
+            let entry = store
+                .credit_account(&tenant, &account, amount, reference.as_deref(), "admin-cli")
+                .await
+                .map_err(store_err)?;
             json!({
                 "id": entry.id,
                 "type": entry.kind.as_str(),
@@ -375,13 +394,30 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
         Some(now.checked_add(lifetime).ok_or("--expires-in is too far in the future")?)
     };
     let api_version = match &c.api_version {
-        Some(v) => ApiVersion::parse(v).ok_or_else(|| format!("--api-version must be one of {}", ApiVersion::supported_ids().join(", ")))?,
+        Some(v) => ApiVersion::parse(v)
+            .ok_or_else(|| format!("--api-version must be one of {}", ApiVersion::supported_ids().join(", ")))?,
         None => ApiVersion::LATEST,
     };
     let minted = token::generate(environment);
-    let new = NewAccessToken { monimeer_id, name: c.name, environment, permissions, space_id, allowed_ips: c.allow_ip, expires_at, api_version };
+    let new = NewAccessToken {
+        monimeer_id,
+        name: c.name,
+        environment,
+        permissions,
+        space_id,
+        allowed_ips: c.allow_ip,
+        expires_at,
+        api_version,
+    };
     let stored = store.create_token(&new, &minted.hash, &minted.hint).await.map_err(store_err)?;
-    audit(store, stored.space_id.as_ref(), "token.create", stored.id.as_str(), json!({"monimeer": stored.monimeer_id, "environment": environment.as_str()})).await?;
+    audit(
+        store,
+        stored.space_id.as_ref(),
+        "token.create",
+        stored.id.as_str(),
+        json!({"monimeer": stored.monimeer_id, "environment": environment.as_str()}),
+    )
+    .await?;
     let mut value = token_json(&stored);
     value["token"] = json!(minted.plaintext.expose());
     Ok(value)

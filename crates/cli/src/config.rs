@@ -3,6 +3,7 @@
 
 use clap::Args;
 use ipnet::IpNet;
+use openmonime_http::ratelimit::PerEnvironment;
 use openmonime_http::ServerConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -42,6 +43,30 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (default 65536).
     #[arg(long, env = "OPENMONIME_BODY_LIMIT")]
     pub body_limit: Option<usize>,
+    /// Redis URL: rate limits then hold across every node sharing it.
+    #[arg(long, env = "OPENMONIME_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// `on` (default) or `off`: turn every rate limit off (load tests, trusted networks).
+    #[arg(long, env = "OPENMONIME_RATE_LIMITS")]
+    pub rate_limits: Option<String>,
+    /// Per-token requests/second as LIVE,TEST (default 100,25; 0 disables).
+    #[arg(long, env = "OPENMONIME_RATE_LIMIT_TOKEN")]
+    pub rate_limit_token: Option<String>,
+    /// Per-Space requests/second as LIVE,TEST (default 200,50).
+    #[arg(long, env = "OPENMONIME_RATE_LIMIT_SPACE")]
+    pub rate_limit_space: Option<String>,
+    /// Per-endpoint-per-token requests/second as LIVE,TEST (default 20,5: Monime's figures).
+    #[arg(long, env = "OPENMONIME_RATE_LIMIT_ENDPOINT")]
+    pub rate_limit_endpoint: Option<String>,
+    /// Failed authentications allowed per client IP per minute (default 20).
+    #[arg(long, env = "OPENMONIME_AUTH_FAILURES_PER_MINUTE")]
+    pub auth_failures_per_minute: Option<u32>,
+}
+
+fn per_environment(flag: &str, raw: &str) -> Result<PerEnvironment, String> {
+    let bad = || format!("--{flag} must be LIVE,TEST requests per second, like 20,5");
+    let (live, test) = raw.split_once(',').ok_or_else(bad)?;
+    Ok(PerEnvironment { live: live.trim().parse().map_err(|_| bad())?, test: test.trim().parse().map_err(|_| bad())? })
 }
 
 /// The optional TOML file; every key mirrors a flag.
@@ -56,6 +81,12 @@ pub struct FileConfig {
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
     body_limit: Option<usize>,
+    redis_url: Option<String>,
+    rate_limits: Option<String>,
+    rate_limit_token: Option<String>,
+    rate_limit_space: Option<String>,
+    rate_limit_endpoint: Option<String>,
+    auth_failures_per_minute: Option<u32>,
 }
 
 fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
@@ -97,9 +128,29 @@ impl ServeArgs {
         let listen = self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
         let public_url = self.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
         let mut server = ServerConfig { public_url, ..ServerConfig::default() };
-        server.trusted_proxies = if self.trusted_proxies.is_empty() { file.trusted_proxies } else { self.trusted_proxies.clone() };
+        server.trusted_proxies =
+            if self.trusted_proxies.is_empty() { file.trusted_proxies } else { self.trusted_proxies.clone() };
         if let Some(limit) = self.body_limit.or(file.body_limit) {
             server.body_limit = limit;
+        }
+        let limits = &mut server.rate_limits;
+        limits.redis_url = self.redis_url.clone().or(file.redis_url);
+        match self.rate_limits.clone().or(file.rate_limits).as_deref() {
+            None | Some("on") => {}
+            Some("off") => limits.enabled = false,
+            Some(other) => return Err(format!("--rate-limits must be `on` or `off`, not `{other}`")),
+        }
+        if let Some(raw) = self.rate_limit_token.clone().or(file.rate_limit_token) {
+            limits.token = per_environment("rate-limit-token", &raw)?;
+        }
+        if let Some(raw) = self.rate_limit_space.clone().or(file.rate_limit_space) {
+            limits.space = per_environment("rate-limit-space", &raw)?;
+        }
+        if let Some(raw) = self.rate_limit_endpoint.clone().or(file.rate_limit_endpoint) {
+            limits.endpoint = per_environment("rate-limit-endpoint", &raw)?;
+        }
+        if let Some(n) = self.auth_failures_per_minute.or(file.auth_failures_per_minute) {
+            limits.auth_failures_per_minute = n;
         }
         Ok(ServeSettings {
             database: self.db.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),

@@ -36,7 +36,9 @@ fn main() -> ExitCode {
             Command::Migrate(args) => {
                 let settings = args.resolve()?;
                 config::init_logging(&settings.log_format);
-                let store = Store::open(&settings.database, StoreOptions::default()).await.map_err(|e| format!("migration failed: {e}"))?;
+                let store = Store::open(&settings.database, StoreOptions::default())
+                    .await
+                    .map_err(|e| format!("migration failed: {e}"))?;
                 store.close().await;
                 println!("migrations applied");
                 Ok(())
@@ -56,13 +58,17 @@ fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = args.resolve()?;
     config::init_logging(&settings.log_format);
-    let store = Store::open(&settings.database, StoreOptions::default()).await.map_err(|e| format!("cannot open database: {e}"))?;
+    let store = Store::open(&settings.database, StoreOptions::default())
+        .await
+        .map_err(|e| format!("cannot open database: {e}"))?;
     quickstart::ensure(&store).await.map_err(|e| format!("quick-start setup failed: {e}"))?;
     let geoip = match &settings.geoip_db {
         Some(path) => Some(openmonime_http::geoip::GeoIp::open(path)?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await.map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, backend = ?store.backend(), "openmonime serving");
     let state = openmonime_http::AppState::new(store.clone(), settings.server, geoip);

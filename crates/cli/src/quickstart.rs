@@ -31,7 +31,10 @@ pub async fn ensure(store: &Store) -> Result<(), StoreError> {
     println!("openmonime quick-start (shown once; this database was empty):");
     println!("  Monimeer (owner): {}", owner.id);
     println!("  Space:            {}", space.id);
-    println!("  Test token ({}, all permissions, bound to the Space, expires in {QUICKSTART_TOKEN_DAYS} days):", stored.id);
+    println!(
+        "  Test token ({}, all permissions, bound to the Space, expires in {QUICKSTART_TOKEN_DAYS} days):",
+        stored.id
+    );
     println!("    {}", minted.plaintext.expose());
     println!("  Try: curl -H 'Authorization: Bearer <token>' -H 'Monime-Space-Id: {}' http://127.0.0.1:8080/v1/financial-accounts", space.id);
     Ok(())

@@ -38,7 +38,8 @@ fn within(child: &IpNet, parents: &[IpNet]) -> bool {
 
 /// Checks every axis; `Ok` when the child is no broader than the parent.
 pub fn check(parent: &AccessToken, child: &NewAccessToken) -> Result<(), Escalation> {
-    let extra: Vec<String> = child.permissions.iter().filter(|p| !parent.permissions.contains(*p)).map(|p| p.word().to_owned()).collect();
+    let extra: Vec<String> =
+        child.permissions.iter().filter(|p| !parent.permissions.contains(*p)).map(|p| p.word().to_owned()).collect();
     if !extra.is_empty() {
         return Err(Escalation::Permissions(extra));
     }
@@ -48,7 +49,9 @@ pub fn check(parent: &AccessToken, child: &NewAccessToken) -> Result<(), Escalat
     if parent.space_id.is_some() && child.space_id != parent.space_id {
         return Err(Escalation::Space);
     }
-    if !parent.allowed_ips.is_empty() && (child.allowed_ips.is_empty() || !child.allowed_ips.iter().all(|c| within(c, &parent.allowed_ips))) {
+    if !parent.allowed_ips.is_empty()
+        && (child.allowed_ips.is_empty() || !child.allowed_ips.iter().all(|c| within(c, &parent.allowed_ips)))
+    {
         return Err(Escalation::IpAllowlist);
     }
     if let Some(parent_expiry) = parent.expires_at {

@@ -19,9 +19,7 @@ pub fn random_base62(len: usize) -> String {
 
 /// True when `body` could be the random part of an id: 1..=(64 - prefix) base62 characters.
 fn valid_body(prefix: &str, body: &str) -> bool {
-    !body.is_empty()
-        && prefix.len() + body.len() <= ID_MAX_LEN
-        && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    !body.is_empty() && prefix.len() + body.len() <= ID_MAX_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 macro_rules! typed_id {

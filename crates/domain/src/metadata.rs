@@ -21,7 +21,9 @@ pub fn validate(field: &str, metadata: Option<&Map<String, Value>>, v: &mut Vali
         }
         match value {
             Value::String(s) if s.chars().count() <= MAX_VALUE_CHARS => {}
-            Value::String(_) => v.push(path, "too_long", format!("metadata values must be at most {MAX_VALUE_CHARS} characters")),
+            Value::String(_) => {
+                v.push(path, "too_long", format!("metadata values must be at most {MAX_VALUE_CHARS} characters"))
+            }
             _ => v.push(path, "not_a_string", "metadata values must be strings"),
         }
     }

@@ -134,10 +134,8 @@ impl PermissionSet {
                 return Ok(PermissionSet::all());
             }
             if let Some(resource) = word.strip_suffix(":*") {
-                let matching: Vec<_> = Permission::ALL
-                    .iter()
-                    .filter(|p| p.word().split(':').next() == Some(resource))
-                    .collect();
+                let matching: Vec<_> =
+                    Permission::ALL.iter().filter(|p| p.word().split(':').next() == Some(resource)).collect();
                 if matching.is_empty() {
                     return Err(word.to_owned());
                 }

@@ -18,7 +18,8 @@ pub enum BuiltinRole {
 }
 
 impl BuiltinRole {
-    pub const ALL: [BuiltinRole; 4] = [BuiltinRole::Owner, BuiltinRole::Admin, BuiltinRole::Developer, BuiltinRole::Viewer];
+    pub const ALL: [BuiltinRole; 4] =
+        [BuiltinRole::Owner, BuiltinRole::Admin, BuiltinRole::Developer, BuiltinRole::Viewer];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn untrusted_peer_cannot_spoof() {
         let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
-        assert_eq!(resolve("9.9.9.9".parse().unwrap(), &h, &nets(&["10.0.0.0/8"])), "9.9.9.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve("9.9.9.9".parse().unwrap(), &h, &nets(&["10.0.0.0/8"])),
+            "9.9.9.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
@@ -112,7 +115,10 @@ mod tests {
     #[test]
     fn garbage_header_falls_back_to_peer() {
         let h = headers(&[("x-forwarded-for", "not-an-ip")]);
-        assert_eq!(resolve("10.0.0.1".parse().unwrap(), &h, &nets(&["10.0.0.0/8"])), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve("10.0.0.1".parse().unwrap(), &h, &nets(&["10.0.0.0/8"])),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

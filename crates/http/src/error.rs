@@ -53,7 +53,8 @@ impl ApiError {
             _ => format!("{} fields are invalid", errors.len()),
         };
         let mut err = Self::bad_request("validation_failed", message);
-        err.details = errors.into_iter().map(|e| json!({"field": e.field, "reason": e.reason, "message": e.message})).collect();
+        err.details =
+            errors.into_iter().map(|e| json!({"field": e.field, "reason": e.reason, "message": e.message})).collect();
         err
     }
 
@@ -63,7 +64,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; it is safe to retry")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; it is safe to retry",
+        )
     }
 
     /// The envelope body, as bytes, for places that build responses by hand.
@@ -96,9 +101,16 @@ impl From<StoreError> for ApiError {
                 "idempotency_key_in_use",
                 "this Idempotency-Key was already used with a different request (method, path or body)",
             ),
-            StoreError::Database(sqlx_err @ (openmonime_store::error::SqlxError::PoolTimedOut | openmonime_store::error::SqlxError::PoolClosed)) => {
+            StoreError::Database(
+                sqlx_err @ (openmonime_store::error::SqlxError::PoolTimedOut
+                | openmonime_store::error::SqlxError::PoolClosed),
+            ) => {
                 tracing::warn!(error = %sqlx_err, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the database is busy; retry shortly")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the database is busy; retry shortly",
+                )
             }
             other => {
                 tracing::error!(error = %other, "storage failure");

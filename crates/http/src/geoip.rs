@@ -28,7 +28,9 @@ struct IsoCountry<'a> {
 /// Addresses no public database can place: loopback, private, link-local, unspecified, documentation.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => !(v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()),
+        IpAddr::V4(v4) => {
+            !(v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast())
+        }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
             !(v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
@@ -38,7 +40,8 @@ fn is_public(ip: IpAddr) -> bool {
 
 impl GeoIp {
     pub fn open(path: &Path) -> Result<GeoIp, String> {
-        let reader = maxminddb::Reader::open_readfile(path).map_err(|e| format!("cannot open GeoIP database {}: {e}", path.display()))?;
+        let reader = maxminddb::Reader::open_readfile(path)
+            .map_err(|e| format!("cannot open GeoIP database {}: {e}", path.display()))?;
         Ok(GeoIp { reader })
     }
 

@@ -36,7 +36,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = inner.to_string();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => {
                 ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {message}"))
             }
             serde_json::error::Category::Data => {
@@ -51,7 +53,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     })?;
-    de.end().map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    de.end()
+        .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -78,7 +81,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ));
         }
         // The wire layer has already read and size-checked the body.
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| ApiError::bad_request("body_unreadable", "the request body could not be read"))?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError::bad_request("body_unreadable", "the request body could not be read"))?;
         decode(&bytes).map(ApiJson)
     }
 }

@@ -12,6 +12,7 @@ pub mod geoip;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
+pub mod ratelimit;
 pub mod state;
 pub mod usage;
 pub mod wire;
@@ -44,15 +45,30 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish. Also follows the
 /// store's change feed so authorization changes made elsewhere take effect here.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let follower = tokio::spawn(auth::cache::follow_changes(state.auth.clone(), state.store.clone(), state.config.change_poll));
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let follower =
+        tokio::spawn(auth::cache::follow_changes(state.auth.clone(), state.store.clone(), state.config.change_poll));
     let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
     let usage = tokio::spawn(usage::flush_periodically(state.usage.clone(), state.store.clone()));
+    let limiter = state.limiter.clone();
+    let limits = tokio::spawn(async move {
+        limiter.connect_cluster().await;
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            ticker.tick().await;
+            limiter.prune();
+        }
+    });
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     follower.abort();
     purger.abort();
     usage.abort();
+    limits.abort();
     state.usage.flush(&state.store).await;
     result
 }

@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub change_poll: Duration,
     /// Entries per authorization cache (tokens, roles).
     pub cache_capacity: usize,
+    /// Rate limits (Monime's documented figures by default).
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +32,7 @@ impl Default for ServerConfig {
             body_limit: 64 * 1024,
             change_poll: Duration::from_millis(250),
             cache_capacity: 100_000,
+            rate_limits: crate::ratelimit::RateLimits::default(),
         }
     }
 }
@@ -42,11 +45,13 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     pub geoip: Option<Arc<GeoIp>>,
     pub usage: Arc<crate::usage::UsageRecorder>,
+    pub limiter: Arc<crate::ratelimit::Limiter>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, geoip: Option<GeoIp>) -> Self {
         let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
-        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new), usage: Arc::default() }
+        let limiter = Arc::new(crate::ratelimit::Limiter::new(config.rate_limits.clone()));
+        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new), usage: Arc::default(), limiter }
     }
 }

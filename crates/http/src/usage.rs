@@ -48,7 +48,12 @@ impl UsageRecorder {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending
                 .drain()
-                .map(|(token_id, p)| UsageDelta { token_id, last_used_at: p.last_used_at, last_used_ip: p.last_used_ip.to_string(), requests: p.requests })
+                .map(|(token_id, p)| UsageDelta {
+                    token_id,
+                    last_used_at: p.last_used_at,
+                    last_used_ip: p.last_used_ip.to_string(),
+                    requests: p.requests,
+                })
                 .collect()
         };
         if let Err(e) = store.record_usage(&batch).await {

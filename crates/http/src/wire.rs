@@ -41,7 +41,11 @@ fn checksum(method: &str, path: &str, body: &[u8]) -> String {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the {limit}-byte limit"))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the request body exceeds the {limit}-byte limit"),
+    )
 }
 
 async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Result<Bytes, ApiError> {
@@ -52,7 +56,11 @@ async fn read_body(body: Body, declared: Option<usize>, limit: usize) -> Result<
         Ok(bytes) => Ok(bytes),
         Err(err) => {
             let is_limit = std::error::Error::source(&err).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            Err(if is_limit { too_large(limit) } else { ApiError::bad_request("body_unreadable", "the request body could not be read") })
+            Err(if is_limit {
+                too_large(limit)
+            } else {
+                ApiError::bad_request("body_unreadable", "the request body could not be read")
+            })
         }
     }
 }
@@ -66,10 +74,18 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     let path = request.uri().path().to_owned();
 
     let (mut parts, body) = request.into_parts();
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
     parts.extensions.insert(ClientIp(ip));
-    let declared = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
 
     let (sum, mut response) = match read_body(body, declared, state.config.body_limit).await {
         Ok(bytes) => {
@@ -132,7 +148,11 @@ pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Resp
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; see the API reference for the available paths")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route; see the API reference for the available paths",
+    )
 }
 
 pub async fn method_not_allowed() -> ApiError {

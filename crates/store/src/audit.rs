@@ -51,7 +51,9 @@ fn record_from_row(row: &AnyRow) -> StoreResult<AuditRecord> {
         actor: text(row, "actor")?,
         action: text(row, "action")?,
         subject: text(row, "subject")?,
-        detail: opt_text(row, "detail")?.map(|d| serde_json::from_str(&d).map_err(|_| corrupt("detail"))).transpose()?,
+        detail: opt_text(row, "detail")?
+            .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("detail")))
+            .transpose()?,
         ip: opt_text(row, "ip")?,
         created_at: time(row, "created_at")?,
     })
@@ -86,7 +88,13 @@ impl Store {
 
     /// A Space's log in one environment (events that concern the whole Space appear in both),
     /// newest first.
-    pub async fn list_audit(&self, space: &SpaceId, environment: Environment, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditRecord>> {
+    pub async fn list_audit(
+        &self,
+        space: &SpaceId,
+        environment: Environment,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
         let rows = sqlx::query(
             "SELECT seq, id, environment, actor, action, subject, detail, ip, created_at FROM audit_events \
              WHERE space_id = $1 AND (environment IS NULL OR environment = $2) \

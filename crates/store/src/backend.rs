@@ -50,7 +50,9 @@ impl Backend {
         };
         files
             .iter()
-            .map(|(v, name, sql)| Migration::new(*v, Cow::Borrowed(*name), MigrationType::Simple, Cow::Borrowed(*sql), false))
+            .map(|(v, name, sql)| {
+                Migration::new(*v, Cow::Borrowed(*name), MigrationType::Simple, Cow::Borrowed(*sql), false)
+            })
             .collect()
     }
 }
@@ -74,6 +76,8 @@ impl Default for StoreOptions {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: the URL, for the notification listener's own connection.
+    listen_url: Option<String>,
     /// SQLite only: one in-process writer at a time.
     write_gate: Option<Arc<Mutex<()>>>,
 }
@@ -81,6 +85,7 @@ pub struct Store {
 /// A write transaction, holding the SQLite write gate (if any) until it ends.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
     _gate: Option<OwnedMutexGuard<()>>,
 }
 
@@ -117,11 +122,13 @@ impl Store {
     pub async fn connect(url: &str, options: StoreOptions) -> StoreResult<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
-            sqlx::Error::Configuration(format!("unsupported database URL scheme (expected sqlite: or postgres://): {}", url_scheme(url)).into())
+            sqlx::Error::Configuration(
+                format!("unsupported database URL scheme (expected sqlite: or postgres://): {}", url_scheme(url))
+                    .into(),
+            )
         })?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout);
+        let mut pool =
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(options.acquire_timeout);
         let url = match backend {
             Backend::Sqlite => {
                 pool = pool.after_connect(|conn, _meta| {
@@ -136,7 +143,8 @@ impl Store {
         };
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, backend, write_gate })
+        let listen_url = (backend == Backend::Postgres).then(|| url.clone());
+        Ok(Store { pool, backend, listen_url, write_gate })
     }
 
     /// Connects and applies any pending migrations.
@@ -187,7 +195,35 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx { tx, backend: self.backend, _gate: gate })
+    }
+}
+
+/// The channel on which PostgreSQL announces new change-feed entries.
+pub const CHANGES_CHANNEL: &str = "openmonime_auth_changes";
+
+/// Push notice of change-feed entries (PostgreSQL `LISTEN`); the feed itself stays the source of
+/// truth, so a missed notice only delays an eviction until the next poll.
+pub struct ChangeListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl ChangeListener {
+    /// Waits for the next notice. An error means the connection dropped (it reconnects on the
+    /// next call).
+    pub async fn recv(&mut self) -> StoreResult<()> {
+        self.listener.recv().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A listener for change notices; `None` on SQLite (which is polled).
+    pub async fn listen_changes(&self) -> StoreResult<Option<ChangeListener>> {
+        let Some(url) = &self.listen_url else { return Ok(None) };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(Some(ChangeListener { listener }))
     }
 }
 

@@ -68,7 +68,12 @@ pub(crate) async fn claim(tx: &mut WriteTx, tenant: &Tenant, claim: &Idempotency
 }
 
 /// Stores the response of the request that owns the claim, in the same transaction.
-pub(crate) async fn complete(tx: &mut WriteTx, tenant: &Tenant, claim: &IdempotencyClaim, body: &str) -> StoreResult<()> {
+pub(crate) async fn complete(
+    tx: &mut WriteTx,
+    tenant: &Tenant,
+    claim: &IdempotencyClaim,
+    body: &str,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE idempotency_records SET response_body = $1 \
          WHERE space_id = $2 AND environment = $3 AND monimeer_id = $4 AND idem_key = $5",
@@ -88,7 +93,10 @@ impl crate::Store {
     pub async fn purge_idempotency(&self) -> StoreResult<u64> {
         let cutoff = micros(time_fmt::now() - RETENTION);
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1").bind(cutoff).execute(&mut *tx.tx).await?;
+        let done = sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

@@ -84,7 +84,9 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
         name: text(row, "name")?,
         environment: environment(row, "environment")?,
         permissions: permissions(row, "permissions")?,
-        space_id: opt_text(row, "space_id")?.map(|s| SpaceId::parse(&s).ok_or_else(|| corrupt("space_id"))).transpose()?,
+        space_id: opt_text(row, "space_id")?
+            .map(|s| SpaceId::parse(&s).ok_or_else(|| corrupt("space_id")))
+            .transpose()?,
         allowed_ips,
         expires_at: opt_time(row, "expires_at")?,
         api_version: ApiVersion::parse(&text(row, "api_version")?).ok_or_else(|| corrupt("api_version"))?,
@@ -110,7 +112,12 @@ fn monimeer_from_row(row: &AnyRow) -> StoreResult<Monimeer> {
 }
 
 /// Inserts a token inside the caller's transaction, after checking its owner and Space exist.
-pub(crate) async fn insert_token(tx: &mut WriteTx, new: &NewAccessToken, hash: &TokenHash, hint: &str) -> StoreResult<AccessToken> {
+pub(crate) async fn insert_token(
+    tx: &mut WriteTx,
+    new: &NewAccessToken,
+    hash: &TokenHash,
+    hint: &str,
+) -> StoreResult<AccessToken> {
     let token = AccessToken {
         id: TokenId::generate(),
         monimeer_id: new.monimeer_id.clone(),
@@ -135,7 +142,11 @@ pub(crate) async fn insert_token(tx: &mut WriteTx, new: &NewAccessToken, hash: &
         return Err(StoreError::Conflict("monimeer_offboarded"));
     }
     if let Some(space) = &token.space_id {
-        sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1")
+            .bind(space.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
     }
     let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
     sqlx::query(
@@ -168,6 +179,10 @@ pub(crate) async fn record_change(tx: &mut WriteTx, change: &AuthChange) -> Stor
         .bind(micros(time_fmt::now()))
         .execute(&mut *tx.tx)
         .await?;
+    if tx.backend == crate::Backend::Postgres {
+        // Delivered at commit, to every node listening: they poll the feed at once.
+        sqlx::query("SELECT pg_notify($1, '')").bind(crate::backend::CHANGES_CHANNEL).execute(&mut *tx.tx).await?;
+    }
     Ok(())
 }
 
@@ -210,8 +225,15 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM monimeers WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
-            return Err(if exists.is_some() { StoreError::Conflict("monimeer_already_offboarded") } else { StoreError::NotFound });
+            let exists = sqlx::query("SELECT 1 FROM monimeers WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+            return Err(if exists.is_some() {
+                StoreError::Conflict("monimeer_already_offboarded")
+            } else {
+                StoreError::NotFound
+            });
         }
         record_change(&mut tx, &AuthChange::Monimeer(id.clone())).await?;
         tx.commit().await?;
@@ -264,7 +286,11 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok(Space { id: id(&row, "id", SpaceId::parse)?, name: text(&row, "name")?, created_at: time(&row, "created_at")? })
+        Ok(Space {
+            id: id(&row, "id", SpaceId::parse)?,
+            name: text(&row, "name")?,
+            created_at: time(&row, "created_at")?,
+        })
     }
 
     /// The caller's role in a Space resolved to permissions; `None` when not a member (or the
@@ -296,10 +322,12 @@ impl Store {
     }
 
     pub async fn list_members(&self, space: &SpaceId) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query("SELECT space_id, monimeer_id, role FROM memberships WHERE space_id = $1 ORDER BY created_at, monimeer_id")
-            .bind(space.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT space_id, monimeer_id, role FROM memberships WHERE space_id = $1 ORDER BY created_at, monimeer_id",
+        )
+        .bind(space.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Membership {
@@ -343,7 +371,11 @@ impl Store {
     /// Adds an existing Monimeer to a Space with a role.
     pub async fn add_member(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("SELECT 1 FROM spaces WHERE id = $1").bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        sqlx::query("SELECT 1 FROM spaces WHERE id = $1")
+            .bind(space.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let person = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
             .bind(monimeer.as_str())
             .fetch_optional(&mut *tx.tx)
@@ -422,8 +454,10 @@ impl Store {
             "SELECT {TOKEN_COLUMNS}, m.offboarded_at FROM access_tokens t JOIN monimeers m ON m.id = t.monimeer_id WHERE t.token_hash = $1"
         );
         let row = sqlx::query(&sql).bind(hash.to_hex()).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok(TokenLookup { token: token_from_row(&r)?, owner_offboarded: opt_time(&r, "offboarded_at")?.is_some() }))
-            .transpose()
+        row.map(|r| {
+            Ok(TokenLookup { token: token_from_row(&r)?, owner_offboarded: opt_time(&r, "offboarded_at")?.is_some() })
+        })
+        .transpose()
     }
 
     pub async fn get_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
@@ -447,8 +481,15 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM access_tokens WHERE id = $1").bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
-            return Err(if exists.is_some() { StoreError::Conflict("token_already_revoked") } else { StoreError::NotFound });
+            let exists = sqlx::query("SELECT 1 FROM access_tokens WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+            return Err(if exists.is_some() {
+                StoreError::Conflict("token_already_revoked")
+            } else {
+                StoreError::NotFound
+            });
         }
         record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
         tx.commit().await?;
@@ -457,14 +498,16 @@ impl Store {
 
     /// The newest change-feed position.
     pub async fn latest_change(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS n FROM auth_changes").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS n FROM auth_changes")
+            .fetch_one(&self.pool)
+            .await?;
         int(&row, "n")
     }
 
     /// Changes after `seq`, oldest first, with the position of each. `None` is an entry this
     /// version does not understand: the caller should drop every cached authorization.
     pub async fn changes_since(&self, seq: i64) -> StoreResult<Vec<(i64, Option<AuthChange>)>> {
-        let rows = sqlx::query("SELECT seq, kind, subject FROM auth_changes WHERE seq > $1 ORDER BY seq LIMIT 1000")
+        let rows = sqlx::query("SELECT seq, kind, subject FROM auth_changes WHERE seq > $1 ORDER BY seq LIMIT 5000")
             .bind(seq)
             .fetch_all(&self.pool)
             .await?;
@@ -475,6 +518,4 @@ impl Store {
         }
         Ok(out)
     }
-
 }
-

@@ -5,10 +5,10 @@
 //! (`balance = balance - $a WHERE balance >= $a`), taken in ascending account-id order inside one
 //! transaction, so concurrent transfers never lose an update, never overdraw, and never deadlock.
 
+use crate::audit::{insert_audit, AuditEvent};
 use crate::backend::{Store, WriteTx};
 use crate::codec::*;
 use crate::error::{StoreError, StoreResult};
-use crate::audit::{insert_audit, AuditEvent};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
 use crate::{Page, PageRequest};
 use openmonime_domain::entities::*;
@@ -138,7 +138,11 @@ fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> {
         reference: text(row, "reference")?,
         account_id: id(row, "account_id", FinancialAccountId::parse)?,
         balance_after: int(row, "balance_after")?,
-        owner: Ownership { id: text(row, "owner_id")?, kind: text(row, "owner_type")?, metadata: json_map(row, "owner_metadata")? },
+        owner: Ownership {
+            id: text(row, "owner_id")?,
+            kind: text(row, "owner_type")?,
+            metadata: json_map(row, "owner_metadata")?,
+        },
         metadata: json_map(row, "metadata")?,
     })
 }
@@ -146,7 +150,10 @@ fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> {
 fn transfer_from_row(row: &AnyRow) -> StoreResult<InternalTransfer> {
     let failure = match opt_text(row, "failure_code")? {
         None => None,
-        Some(code) => Some((TransferFailure::parse(&code).ok_or_else(|| corrupt("failure_code"))?, opt_text(row, "failure_message")?)),
+        Some(code) => Some((
+            TransferFailure::parse(&code).ok_or_else(|| corrupt("failure_code"))?,
+            opt_text(row, "failure_message")?,
+        )),
     };
     Ok(InternalTransfer {
         id: id(row, "id", InternalTransferId::parse)?,
@@ -175,7 +182,10 @@ pub(crate) fn page_of<T>(rows: Vec<AnyRow>, limit: u32, decode: fn(&AnyRow) -> S
 async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> StoreResult<FinancialAccount> {
     let uvan = loop {
         let candidate = uvan::generate();
-        let taken = sqlx::query("SELECT 1 FROM financial_accounts WHERE uvan = $1").bind(&candidate).fetch_optional(&mut *tx.tx).await?;
+        let taken = sqlx::query("SELECT 1 FROM financial_accounts WHERE uvan = $1")
+            .bind(&candidate)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
         if taken.is_none() {
             break candidate;
         }
@@ -228,7 +238,13 @@ pub(crate) async fn insert_main_account(tx: &mut WriteTx, tenant: &Tenant) -> St
 
 /// Adds `delta` (positive: credit, negative: debit) to an account, refusing to go below zero or
 /// overflow. Returns the balance after, or `None` when the guard refused.
-async fn apply_delta(tx: &mut sqlx::AnyConnection, tenant: &Tenant, account: &FinancialAccountId, delta: i64, now: i64) -> StoreResult<Option<i64>> {
+async fn apply_delta(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    account: &FinancialAccountId,
+    delta: i64,
+    now: i64,
+) -> StoreResult<Option<i64>> {
     let row = sqlx::query(
         "UPDATE financial_accounts SET balance = balance + $1, updated_at = $2 \
          WHERE id = $3 AND space_id = $4 AND environment = $5 \
@@ -306,7 +322,9 @@ impl Store {
     }
 
     pub async fn get_account(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialAccount> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(tenant.space_id.as_str())
@@ -317,7 +335,12 @@ impl Store {
         account_from_row(&row)
     }
 
-    pub async fn list_accounts(&self, tenant: &Tenant, filter: &AccountFilter, page: PageRequest) -> StoreResult<Page<FinancialAccount>> {
+    pub async fn list_accounts(
+        &self,
+        tenant: &Tenant,
+        filter: &AccountFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<FinancialAccount>> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE space_id = $1 AND environment = $2 \
              AND ($3 IS NULL OR uvan = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR seq < $5) \
@@ -335,9 +358,16 @@ impl Store {
         page_of(rows, page.limit, account_from_row)
     }
 
-    pub async fn update_account(&self, tenant: &Tenant, id: &str, patch: &AccountPatch) -> StoreResult<FinancialAccount> {
+    pub async fn update_account(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: &AccountPatch,
+    ) -> StoreResult<FinancialAccount> {
         let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(tenant.space_id.as_str())
@@ -384,7 +414,9 @@ impl Store {
     }
 
     pub async fn get_transaction(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialTransaction> {
-        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE id = $1 AND space_id = $2 AND environment = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(tenant.space_id.as_str())
@@ -395,7 +427,12 @@ impl Store {
         entry_from_row(&row)
     }
 
-    pub async fn list_transactions(&self, tenant: &Tenant, filter: &TransactionFilter, page: PageRequest) -> StoreResult<Page<FinancialTransaction>> {
+    pub async fn list_transactions(
+        &self,
+        tenant: &Tenant,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<FinancialTransaction>> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE space_id = $1 AND environment = $2 \
              AND ($3 IS NULL OR account_id = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR kind = $5) \
@@ -430,16 +467,22 @@ impl Store {
                 return Ok(Ok(Outcome::Replayed { body }));
             }
         }
-        for (field, account) in [("sourceFinancialAccount.id", &new.source), ("destinationFinancialAccount.id", &new.destination)] {
-            let row = sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
-                .bind(account.as_str())
-                .bind(tenant.space_id.as_str())
-                .bind(tenant.environment.as_str())
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+        for (field, account) in
+            [("sourceFinancialAccount.id", &new.source), ("destinationFinancialAccount.id", &new.destination)]
+        {
+            let row = sqlx::query(
+                "SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3",
+            )
+            .bind(account.as_str())
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?;
             match row {
                 None => return Ok(Err(TransferRejection::AccountNotFound(field))),
-                Some(r) if currency(&r, "currency")? != new.amount.currency => return Ok(Err(TransferRejection::CurrencyMismatch(field))),
+                Some(r) if currency(&r, "currency")? != new.amount.currency => {
+                    return Ok(Err(TransferRejection::CurrencyMismatch(field)))
+                }
                 Some(_) => {}
             }
         }
@@ -467,7 +510,18 @@ impl Store {
             for (i, (account, delta)) in moves.iter().enumerate() {
                 let kind = if *delta < 0 { EntryKind::Debit } else { EntryKind::Credit };
                 let balance_after = after[i].expect("settled");
-                insert_entry(&mut savepoint, tenant, account, kind, new.amount, balance_after, &reference, &owner, now_us).await?;
+                insert_entry(
+                    &mut savepoint,
+                    tenant,
+                    account,
+                    kind,
+                    new.amount,
+                    balance_after,
+                    &reference,
+                    &owner,
+                    now_us,
+                )
+                .await?;
             }
             savepoint.commit().await?;
             None
@@ -477,7 +531,10 @@ impl Store {
             // have overflowed the destination.
             let debit_refused = moves.iter().zip(after).any(|((_, d), a)| *d < 0 && a.is_none());
             Some(if debit_refused {
-                (TransferFailure::FundInsufficient, Some("the source account's available balance is lower than the amount".to_owned()))
+                (
+                    TransferFailure::FundInsufficient,
+                    Some("the source account's available balance is lower than the amount".to_owned()),
+                )
             } else {
                 (TransferFailure::Unknown, Some("the destination account's balance would overflow".to_owned()))
             })
@@ -526,7 +583,9 @@ impl Store {
     }
 
     pub async fn get_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<InternalTransfer> {
-        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(tenant.space_id.as_str())
@@ -537,7 +596,12 @@ impl Store {
         transfer_from_row(&row)
     }
 
-    pub async fn list_transfers(&self, tenant: &Tenant, filter: &TransferFilter, page: PageRequest) -> StoreResult<Page<InternalTransfer>> {
+    pub async fn list_transfers(
+        &self,
+        tenant: &Tenant,
+        filter: &TransferFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<InternalTransfer>> {
         let sql = format!(
             "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE space_id = $1 AND environment = $2 \
              AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source_id = $4) AND ($5 IS NULL OR destination_id = $5) \
@@ -557,9 +621,16 @@ impl Store {
         page_of(rows, page.limit, transfer_from_row)
     }
 
-    pub async fn update_transfer(&self, tenant: &Tenant, id: &str, patch: &TransferPatch) -> StoreResult<InternalTransfer> {
+    pub async fn update_transfer(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: &TransferPatch,
+    ) -> StoreResult<InternalTransfer> {
         let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3");
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3"
+        );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(tenant.space_id.as_str())
@@ -591,13 +662,14 @@ impl Store {
     /// Deletes a transfer that is still `pending`; any other state is `Conflict("transfer_not_pending")`.
     pub async fn delete_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT status FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3")
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT status FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3")
+                .bind(id)
+                .bind(tenant.space_id.as_str())
+                .bind(tenant.environment.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         if text(&row, "status")? != TransferStatus::Pending.as_str() {
             return Err(StoreError::Conflict("transfer_not_pending"));
         }
@@ -624,18 +696,21 @@ impl Store {
             return Err(StoreError::Conflict("amount_not_positive"));
         }
         let mut tx = self.begin_write().await?;
-        let acct = sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
-            .bind(account.as_str())
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let acct =
+            sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
+                .bind(account.as_str())
+                .bind(tenant.space_id.as_str())
+                .bind(tenant.environment.as_str())
+                .fetch_optional(&mut *tx.tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let money = Money { currency: currency(&acct, "currency")?, value: amount };
         let now_us = micros(time_fmt::now());
         let adjustment = AdjustmentId::generate();
         let reference = reference.map(str::to_owned).unwrap_or_else(new_transaction_reference);
-        let after = apply_delta(&mut tx.tx, tenant, account, amount, now_us).await?.ok_or(StoreError::Conflict("balance_overflow"))?;
+        let after = apply_delta(&mut tx.tx, tenant, account, amount, now_us)
+            .await?
+            .ok_or(StoreError::Conflict("balance_overflow"))?;
         sqlx::query(
             "INSERT INTO ledger_adjustments (id, space_id, environment, account_id, amount, reference, actor, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

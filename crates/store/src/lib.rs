@@ -10,8 +10,8 @@ pub mod audit;
 pub mod backend;
 mod codec;
 pub mod error;
-pub mod identity;
 pub mod idempotency;
+pub mod identity;
 pub mod ledger;
 pub mod management;
 

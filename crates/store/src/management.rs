@@ -40,10 +40,12 @@ pub struct UsageDelta {
 
 impl Store {
     pub async fn get_policy(&self, space: &SpaceId) -> StoreResult<SpacePolicy> {
-        let row = sqlx::query("SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1")
-            .bind(space.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1",
+        )
+        .bind(space.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match row {
             None => SpacePolicy::default(),
             Some(r) => {
@@ -86,7 +88,12 @@ impl Store {
         }
         let mut out: Vec<RoleInfo> = BuiltinRole::ALL
             .iter()
-            .map(|b| RoleInfo { name: b.name().into(), builtin: true, permissions: b.permissions(), members: *members.get(b.name()).unwrap_or(&0) })
+            .map(|b| RoleInfo {
+                name: b.name().into(),
+                builtin: true,
+                permissions: b.permissions(),
+                members: *members.get(b.name()).unwrap_or(&0),
+            })
             .collect();
         let rows = sqlx::query("SELECT name, permissions FROM space_roles WHERE space_id = $1 ORDER BY name")
             .bind(space.as_str())
@@ -94,7 +101,12 @@ impl Store {
             .await?;
         for r in &rows {
             let name = text(r, "name")?;
-            out.push(RoleInfo { members: *members.get(&name).unwrap_or(&0), name, builtin: false, permissions: permissions(r, "permissions")? });
+            out.push(RoleInfo {
+                members: *members.get(&name).unwrap_or(&0),
+                name,
+                builtin: false,
+                permissions: permissions(r, "permissions")?,
+            });
         }
         Ok(out)
     }
@@ -104,13 +116,14 @@ impl Store {
             return Err(StoreError::Conflict("role_exists"));
         }
         let mut tx = self.begin_write().await?;
-        let result = sqlx::query("INSERT INTO space_roles (space_id, name, permissions, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(space.as_str())
-            .bind(name)
-            .bind(encode_permissions(set))
-            .bind(micros(time_fmt::now()))
-            .execute(&mut *tx.tx)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO space_roles (space_id, name, permissions, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(space.as_str())
+                .bind(name)
+                .bind(encode_permissions(set))
+                .bind(micros(time_fmt::now()))
+                .execute(&mut *tx.tx)
+                .await;
         match result {
             Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("role_exists")),
             other => other?,
@@ -163,11 +176,19 @@ impl Store {
             return Err(StoreError::Conflict("role_builtin"));
         }
         let mut tx = self.begin_write().await?;
-        let held = sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND role = $2").bind(space.as_str()).bind(name).fetch_optional(&mut *tx.tx).await?;
+        let held = sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND role = $2")
+            .bind(space.as_str())
+            .bind(name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
         if held.is_some() {
             return Err(StoreError::Conflict("role_in_use"));
         }
-        let done = sqlx::query("DELETE FROM space_roles WHERE space_id = $1 AND name = $2").bind(space.as_str()).bind(name).execute(&mut *tx.tx).await?;
+        let done = sqlx::query("DELETE FROM space_roles WHERE space_id = $1 AND name = $2")
+            .bind(space.as_str())
+            .bind(name)
+            .execute(&mut *tx.tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -177,7 +198,14 @@ impl Store {
 
     /// Issues a replacement for `old` and schedules the old one to stop at `old_stops_at`
     /// (never later than its own expiry), atomically.
-    pub async fn rotate_token(&self, old: &AccessToken, new: &NewAccessToken, hash: &TokenHash, hint: &str, old_stops_at: OffsetDateTime) -> StoreResult<AccessToken> {
+    pub async fn rotate_token(
+        &self,
+        old: &AccessToken,
+        new: &NewAccessToken,
+        hash: &TokenHash,
+        hint: &str,
+        old_stops_at: OffsetDateTime,
+    ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
         let stops = old.expires_at.map_or(old_stops_at, |e| e.min(old_stops_at));
         let done = sqlx::query(
@@ -192,7 +220,11 @@ impl Store {
             return Err(StoreError::Conflict("token_already_revoked"));
         }
         let token = insert_token(&mut tx, new, hash, hint).await?;
-        sqlx::query("UPDATE access_tokens SET rotated_to = $1 WHERE id = $2").bind(token.id.as_str()).bind(old.id.as_str()).execute(&mut *tx.tx).await?;
+        sqlx::query("UPDATE access_tokens SET rotated_to = $1 WHERE id = $2")
+            .bind(token.id.as_str())
+            .bind(old.id.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
         record_change(&mut tx, &AuthChange::Token(old.id.clone())).await?;
         tx.commit().await?;
         Ok(token)
@@ -201,7 +233,12 @@ impl Store {
     /// A Monimeer's own token; another person's is `NotFound`.
     pub async fn get_own_token(&self, monimeer: &MonimeerId, id: &str) -> StoreResult<AccessToken> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1 AND t.monimeer_id = $2");
-        let row = sqlx::query(&sql).bind(id).bind(monimeer.as_str()).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(monimeer.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         token_from_row(&row)
     }
 

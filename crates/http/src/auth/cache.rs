@@ -60,7 +60,8 @@ impl AuthCache {
         if let Some(hit) = self.roles.get(&key) {
             return Ok(hit);
         }
-        self.load(&self.roles, key, || async { Ok(self.store.resolve_role(space, monimeer).await?.map(Arc::new)) }).await
+        self.load(&self.roles, key, || async { Ok(self.store.resolve_role(space, monimeer).await?.map(Arc::new)) })
+            .await
     }
 
     async fn load<K, V, F, Fut>(&self, cache: &Cache<K, V>, key: K, fetch: F) -> Result<V, StoreError>
@@ -111,8 +112,14 @@ impl AuthCache {
     }
 }
 
-/// Follows the store's change feed forever, evicting what other processes changed. Stale at most
-/// `every` behind; after a failed poll it flushes the whole cache once the store answers again.
+/// How far behind the newest seen position the follower re-reads the feed. PostgreSQL assigns
+/// sequence numbers at insert, not at commit, so an entry can become visible after a higher one;
+/// re-reading a window (and skipping entries already applied) catches such late commits.
+const LATE_COMMIT_WINDOW: i64 = 1000;
+
+/// Follows the store's change feed forever, evicting what other processes changed: on every
+/// PostgreSQL notice at once, and by polling every `every` regardless (the bound on staleness if
+/// notices are lost). After a failed poll it flushes the whole cache once the store answers again.
 pub async fn follow_changes(cache: Arc<AuthCache>, store: Store, every: Duration) {
     let mut position = loop {
         match store.latest_change().await {
@@ -123,24 +130,52 @@ pub async fn follow_changes(cache: Arc<AuthCache>, store: Store, every: Duration
             }
         }
     };
+    let mut applied: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+    let mut listener = match store.listen_changes().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "change notices unavailable; polling only");
+            None
+        }
+    };
     let mut lost_track = false;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        match store.changes_since(position).await {
+        match listener.as_mut() {
+            Some(l) => {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    notice = l.recv() => {
+                        if let Err(e) = notice {
+                            tracing::warn!(error = %e, "change notice connection dropped; polling until it reconnects");
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                }
+            }
+            None => {
+                ticker.tick().await;
+            }
+        }
+        match store.changes_since(position - LATE_COMMIT_WINDOW).await {
             Ok(changes) => {
                 if lost_track {
                     cache.flush();
                     lost_track = false;
                 }
                 for (seq, change) in changes {
+                    if !applied.insert(seq) {
+                        continue;
+                    }
                     match change {
                         Some(change) => cache.invalidate(&change),
                         None => cache.flush(),
                     }
-                    position = seq;
+                    position = position.max(seq);
                 }
+                let keep_from = position - LATE_COMMIT_WINDOW;
+                applied = applied.split_off(&keep_from);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "change feed poll failed; will flush the cache when it recovers");

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod routes;
 
 use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::Refusal;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -87,27 +88,39 @@ pub struct LoggedTokenId(pub TokenId);
 
 /// Reads `Authorization: Bearer <token>` and validates the token (every 401 cause).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
-    let raw = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("authorization_missing", "send `Authorization: Bearer <access token>`"))?;
+    let raw = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("authorization_missing", "send `Authorization: Bearer <access token>`")
+    })?;
     let value = raw.to_str().unwrap_or("");
     let presented = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("authorization_malformed", "the Authorization header must be `Bearer <access token>`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "authorization_malformed",
+                "the Authorization header must be `Bearer <access token>`",
+            )
+        })?;
     match token::parse(presented) {
         Ok(_) => {}
         Err(TokenFormatError::Malformed) => {
-            return Err(ApiError::unauthorized("token_malformed", "the bearer value is not a Monime access token (`mon_…` or `mon_test_…`)"))
+            return Err(ApiError::unauthorized(
+                "token_malformed",
+                "the bearer value is not a Monime access token (`mon_…` or `mon_test_…`)",
+            ))
         }
         Err(TokenFormatError::BadChecksum) => {
-            return Err(ApiError::unauthorized("token_checksum_invalid", "the access token's checksum does not match: it was mistyped or truncated"))
+            return Err(ApiError::unauthorized(
+                "token_checksum_invalid",
+                "the access token's checksum does not match: it was mistyped or truncated",
+            ))
         }
     }
     let found = state.auth.token(&TokenHash::of(presented)).await?;
-    let found = found.ok_or_else(|| ApiError::unauthorized("token_unknown", "no access token matches the one presented"))?;
+    let found =
+        found.ok_or_else(|| ApiError::unauthorized("token_unknown", "no access token matches the one presented"))?;
     let now = time_fmt::now();
     if found.token.revoked_at.is_some_and(|r| r <= now) {
         return Err(ApiError::unauthorized("token_revoked", "the access token has been revoked"));
@@ -116,7 +129,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ar
         return Err(ApiError::unauthorized("token_expired", "the access token has expired"));
     }
     if found.owner_offboarded {
-        return Err(ApiError::unauthorized("token_owner_offboarded", "the access token's owner no longer has access to Monime"));
+        return Err(ApiError::unauthorized(
+            "token_owner_offboarded",
+            "the access token's owner no longer has access to Monime",
+        ));
     }
     Ok(found)
 }
@@ -125,22 +141,24 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ar
 pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
     let Some(raw) = headers.get("monime-version") else { return Ok(None) };
     let supported = ApiVersion::supported_ids();
-    raw.to_str()
-        .ok()
-        .and_then(ApiVersion::parse)
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::bad_request("api_version_unsupported", format!("Monime-Version must be one of: {}", supported.join(", ")))
-                .with_detail(json!({"header": "Monime-Version", "supported": supported}))
-        })
+    raw.to_str().ok().and_then(ApiVersion::parse).map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "api_version_unsupported",
+            format!("Monime-Version must be one of: {}", supported.join(", ")),
+        )
+        .with_detail(json!({"header": "Monime-Version", "supported": supported}))
+    })
 }
 
 fn space_header(headers: &HeaderMap) -> ApiResult<SpaceId> {
-    let raw = headers
-        .get("monime-space-id")
-        .ok_or_else(|| ApiError::bad_request("space_id_missing", "this route is Space-scoped: send the `Monime-Space-Id` header"))?;
+    let raw = headers.get("monime-space-id").ok_or_else(|| {
+        ApiError::bad_request("space_id_missing", "this route is Space-scoped: send the `Monime-Space-Id` header")
+    })?;
     raw.to_str().ok().filter(|s| s.len() <= ID_MAX_LEN).and_then(SpaceId::parse).ok_or_else(|| {
-        ApiError::bad_request("space_id_malformed", "`Monime-Space-Id` must be `spc-` followed by letters and digits, at most 64 characters")
+        ApiError::bad_request(
+            "space_id_malformed",
+            "`Monime-Space-Id` must be `spc-` followed by letters and digits, at most 64 characters",
+        )
     })
 }
 
@@ -185,7 +203,8 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
         ApiError::forbidden("ip_not_allowed", "the caller's IP address is outside this access token's allowlist")
             .with_detail(json!({"ipAddress": ip.to_string()}))
     };
-    let space_scoped = matches!(access, Access::Space(_)) || (access == Access::Authenticated && headers.contains_key("monime-space-id"));
+    let space_scoped = matches!(access, Access::Space(_))
+        || (access == Access::Authenticated && headers.contains_key("monime-space-id"));
     if !space_scoped {
         if !allowed_ip {
             return Err(ip_refused());
@@ -198,11 +217,9 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
         return Ok(Caller { token: found.clone(), tenant: None, role: None, version, ip });
     }
     let space = space_header(headers)?;
-    let role = state
-        .auth
-        .role(&space, &token.monimeer_id)
-        .await?
-        .ok_or_else(|| ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it"))?;
+    let role = state.auth.role(&space, &token.monimeer_id).await?.ok_or_else(|| {
+        ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it")
+    })?;
     let checks = || -> ApiResult<()> {
         if token.space_id.as_ref().is_some_and(|bound| bound != &space) {
             return Err(ApiError::forbidden("token_space_mismatch", "this access token is bound to a different Space"));
@@ -212,7 +229,8 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
             return Err(ip_refused());
         }
         if let Some(needed) = access.permission() {
-            decide(needed, token.permissions, role.permissions).map_err(|missing| permission_denied(needed, missing))?;
+            decide(needed, token.permissions, role.permissions)
+                .map_err(|missing| permission_denied(needed, missing))?;
         }
         Ok(())
     };
@@ -250,10 +268,47 @@ fn audit_denial(state: &AppState, space: &SpaceId, found: &TokenLookup, ip: IpAd
     });
 }
 
-/// The per-route middleware: runs [`authorize`] and hands the [`Caller`] to the handler.
-pub async fn pipeline(State((state, access)): State<(AppState, Access)>, mut request: Request, next: Next) -> Response {
+/// What the pipeline knows about the route it guards.
+#[derive(Clone)]
+pub struct RouteGuard {
+    pub state: AppState,
+    pub access: Access,
+    /// `METHOD /path/template`: the rate limiter's endpoint key.
+    pub endpoint: Arc<str>,
+}
+
+fn too_many(refusal: Refusal) -> ApiError {
+    let secs = refusal.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+    let message = match refusal {
+        Refusal::AuthFailures(_) => "too many failed authentications from this address; slow down".to_owned(),
+        _ => format!("rate limit reached ({}); retry after {secs} s", refusal.header()),
+    };
+    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_detail(json!({"limit": refusal.header(), "retryAfterSeconds": secs}));
+    err.headers.push(("monime-rate-limit", axum::http::HeaderValue::from_static(refusal.header())));
+    err.headers.push(("retry-after", axum::http::HeaderValue::from(secs)));
+    err
+}
+
+/// The per-route middleware: runs [`authorize`], then the rate limits, and hands the [`Caller`]
+/// to the handler. A refused request never reaches the handler, so it has no side effects.
+pub async fn pipeline(State(guard): State<RouteGuard>, mut request: Request, next: Next) -> Response {
+    let RouteGuard { state, access, endpoint } = guard;
     let ip = request.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    match authorize(&state, access, request.headers(), ip).await {
+    let authorized = match authorize(&state, access, request.headers(), ip).await {
+        Err(err) if err.status == StatusCode::UNAUTHORIZED => match state.limiter.failed_authentication(ip) {
+            Ok(()) => Err(err),
+            Err(refusal) => Err(too_many(refusal)),
+        },
+        Ok(caller) => {
+            let space = caller.tenant.as_ref().map(|t| t.space_id.as_str());
+            match state.limiter.check(caller.token.token.environment, caller.token.token.id.as_str(), space, &endpoint).await {
+                Ok(()) => Ok(caller),
+                Err(refusal) => Err(too_many(refusal)),
+            }
+        }
+        other => other,
+    };
+    match authorized {
         Ok(caller) => {
             let token_id = caller.token.token.id.clone();
             state.usage.record(&token_id, ip);

@@ -1,7 +1,7 @@
 //! The `/v1` route table: every route is registered with its operation name and its [`Access`],
 //! and the pipeline is attached at that moment, so an undeclared route cannot exist.
 
-use super::{pipeline, Access};
+use super::{pipeline, Access, RouteGuard};
 use crate::state::AppState;
 use axum::handler::Handler;
 use axum::http::Method;
@@ -32,13 +32,21 @@ impl ApiRouter {
         ApiRouter { state, router: Router::new(), specs: Vec::new() }
     }
 
-    pub fn route<H, T>(mut self, method: Method, path: &'static str, operation: &'static str, access: Access, handler: H) -> Self
+    pub fn route<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        operation: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).expect("standard method");
-        let guarded = on(filter, handler).layer(from_fn_with_state((self.state.clone(), access), pipeline));
+        let guard = RouteGuard { state: self.state.clone(), access, endpoint: format!("{method} {path}").into() };
+        let guarded = on(filter, handler).layer(from_fn_with_state(guard, pipeline));
         self.router = self.router.route(path, guarded);
         self.specs.push(RouteSpec { method, path, operation, access });
         self

@@ -63,10 +63,21 @@ fn not_found(err: StoreError) -> ApiError {
 
 fn escalation_error(e: Escalation) -> ApiError {
     let (message, detail) = match &e {
-        Escalation::Permissions(extra) => (format!("the new token would hold permissions yours lacks: {}", extra.join(", ")), json!({"permissions": extra})),
-        Escalation::Environment => ("a token can only create tokens in its own environment".to_owned(), json!({"field": "environment"})),
-        Escalation::Space => ("your token is bound to a Space, so the new token must be bound to the same Space".to_owned(), json!({"field": "spaceId"})),
-        Escalation::IpAllowlist => ("your token has an IP allowlist, so the new token's allowlist must lie within it".to_owned(), json!({"field": "allowedIps"})),
+        Escalation::Permissions(extra) => (
+            format!("the new token would hold permissions yours lacks: {}", extra.join(", ")),
+            json!({"permissions": extra}),
+        ),
+        Escalation::Environment => {
+            ("a token can only create tokens in its own environment".to_owned(), json!({"field": "environment"}))
+        }
+        Escalation::Space => (
+            "your token is bound to a Space, so the new token must be bound to the same Space".to_owned(),
+            json!({"field": "spaceId"}),
+        ),
+        Escalation::IpAllowlist => (
+            "your token has an IP allowlist, so the new token's allowlist must lie within it".to_owned(),
+            json!({"field": "allowedIps"}),
+        ),
         Escalation::Expiry => ("the new token cannot outlive yours".to_owned(), json!({"field": "expireTime"})),
     };
     ApiError::forbidden(e.reason(), message).with_detail(detail)
@@ -74,20 +85,35 @@ fn escalation_error(e: Escalation) -> ApiError {
 
 async fn audit(state: &AppState, caller: &Caller, action: &str, token: &AccessToken) {
     let space = token.space_id.as_ref().or(caller.tenant.as_ref().map(|t| &t.space_id));
-    super::audit_events::record(state, caller, space, Some(token.environment), action, token.id.as_str(), json!({"name": token.name})).await;
+    super::audit_events::record(
+        state,
+        caller,
+        space,
+        Some(token.environment),
+        action,
+        token.id.as_str(),
+        json!({"name": token.name}),
+    )
+    .await;
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
-    let status = query.choice("status", |s| match s {
-        "active" | "ACTIVE" => Some(TokenStatus::Active),
-        "expired" | "EXPIRED" => Some(TokenStatus::Expired),
-        "revoked" | "REVOKED" => Some(TokenStatus::Revoked),
-        _ => None,
-    }, "active, expired, revoked")?;
+    let status = query.choice(
+        "status",
+        |s| match s {
+            "active" | "ACTIVE" => Some(TokenStatus::Active),
+            "expired" | "EXPIRED" => Some(TokenStatus::Expired),
+            "revoked" | "REVOKED" => Some(TokenStatus::Revoked),
+            _ => None,
+        },
+        "active, expired, revoked",
+    )?;
     let environment = query.choice("environment", Environment::parse, "test, live")?;
     let expiring_within = match query.text("expiringWithin", 16)? {
         None => None,
-        Some(raw) => Some(parse_duration(&raw).ok_or_else(|| ApiError::field("expiringWithin", "invalid_value", "`expiringWithin` must be a duration like 7d, 12h or 2w"))?),
+        Some(raw) => Some(parse_duration(&raw).ok_or_else(|| {
+            ApiError::field("expiringWithin", "invalid_value", "`expiringWithin` must be a duration like 7d, 12h or 2w")
+        })?),
     };
     let now = time_fmt::now();
     let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
@@ -95,7 +121,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         .iter()
         .filter(|t| status.is_none_or(|s| t.status(now) == s))
         .filter(|t| environment.is_none_or(|e| t.environment == e))
-        .filter(|t| expiring_within.is_none_or(|w| t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| e <= now + w)))
+        .filter(|t| {
+            expiring_within
+                .is_none_or(|w| t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| e <= now + w))
+        })
         .map(render::access_token)
         .collect();
     Ok(Json(envelope::page(items, None)))
@@ -131,11 +160,15 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
         .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
     let environment = match body.environment.as_deref() {
         None => parent.environment,
-        Some(e) => Environment::parse(e).ok_or_else(|| ApiError::field("environment", "invalid_value", "`environment` must be `test` or `live`"))?,
+        Some(e) => Environment::parse(e)
+            .ok_or_else(|| ApiError::field("environment", "invalid_value", "`environment` must be `test` or `live`"))?,
     };
     let space_id = match body.space_id.as_deref() {
         None => parent.space_id.clone(),
-        Some(s) => Some(SpaceId::parse(s).ok_or_else(|| ApiError::field("spaceId", "invalid_id", "`spaceId` must be a Space id (`spc-…`)"))?),
+        Some(s) => Some(
+            SpaceId::parse(s)
+                .ok_or_else(|| ApiError::field("spaceId", "invalid_id", "`spaceId` must be a Space id (`spc-…`)"))?,
+        ),
     };
     let allowed_ips = if body.allowed_ips.is_empty() {
         parent.allowed_ips.clone()
@@ -144,16 +177,22 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
             .iter()
             .map(|raw| raw.parse::<IpNet>().or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from)))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| ApiError::field("allowedIps", "invalid_cidr", "every `allowedIps` entry must be an IP address or CIDR"))?
+            .map_err(|_| {
+                ApiError::field("allowedIps", "invalid_cidr", "every `allowedIps` entry must be an IP address or CIDR")
+            })?
     };
     if allowed_ips.len() > 50 {
         return Err(ApiError::field("allowedIps", "too_many_entries", "`allowedIps` may hold at most 50 entries"));
     }
     let expires_at = match (body.never_expires, body.expire_time.as_deref()) {
-        (true, Some(_)) => return Err(ApiError::field("neverExpires", "conflict", "give `expireTime` or `neverExpires`, not both")),
+        (true, Some(_)) => {
+            return Err(ApiError::field("neverExpires", "conflict", "give `expireTime` or `neverExpires`, not both"))
+        }
         (true, None) => None,
         (false, Some(raw)) => {
-            let at = time_fmt::parse_rfc3339(raw).ok_or_else(|| ApiError::field("expireTime", "invalid_value", "`expireTime` must be an RFC 3339 time"))?;
+            let at = time_fmt::parse_rfc3339(raw).ok_or_else(|| {
+                ApiError::field("expireTime", "invalid_value", "`expireTime` must be an RFC 3339 time")
+            })?;
             if at <= now {
                 return Err(ApiError::field("expireTime", "in_the_past", "`expireTime` must be in the future"));
             }
@@ -166,12 +205,31 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
     };
     let api_version = match body.api_version.as_deref() {
         None => parent.api_version,
-        Some(v) => ApiVersion::parse(v).ok_or_else(|| ApiError::field("apiVersion", "invalid_value", format!("`apiVersion` must be one of {}", ApiVersion::supported_ids().join(", "))))?,
+        Some(v) => ApiVersion::parse(v).ok_or_else(|| {
+            ApiError::field(
+                "apiVersion",
+                "invalid_value",
+                format!("`apiVersion` must be one of {}", ApiVersion::supported_ids().join(", ")),
+            )
+        })?,
     };
-    Ok(NewAccessToken { monimeer_id: parent.monimeer_id.clone(), name: body.name, environment, permissions, space_id, allowed_ips, expires_at, api_version })
+    Ok(NewAccessToken {
+        monimeer_id: parent.monimeer_id.clone(),
+        name: body.name,
+        environment,
+        permissions,
+        space_id,
+        allowed_ips,
+        expires_at,
+        api_version,
+    })
 }
 
-pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateBody>) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<Json<Value>> {
     let new = validate_create(body, &caller, time_fmt::now())?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
@@ -194,11 +252,20 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Pat
 }
 
 /// The body is optional (no body: rotate now, no grace).
-pub async fn rotate(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, raw: axum::body::Bytes) -> ApiResult<Json<Value>> {
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
     let body: RotateBody = if raw.is_empty() { RotateBody::default() } else { crate::json::decode(&raw)? };
     let grace = body.grace_period_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-        return Err(ApiError::field("gracePeriodSeconds", "out_of_range", format!("`gracePeriodSeconds` must be from 0 to {MAX_GRACE_SECONDS}")));
+        return Err(ApiError::field(
+            "gracePeriodSeconds",
+            "out_of_range",
+            format!("`gracePeriodSeconds` must be from 0 to {MAX_GRACE_SECONDS}"),
+        ));
     }
     let old = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
     let now = time_fmt::now();
@@ -217,7 +284,8 @@ pub async fn rotate(State(state): State<AppState>, caller: Caller, Path(id): Pat
     };
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
-    let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, now + time::Duration::seconds(grace)).await?;
+    let stored =
+        state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, now + time::Duration::seconds(grace)).await?;
     state.auth.invalidate(&AuthChange::Token(old.id.clone()));
     audit(&state, &caller, "token.rotate", &old).await;
     let mut result = render::access_token(&stored);

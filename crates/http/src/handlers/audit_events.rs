@@ -14,11 +14,27 @@ use serde_json::{json, Value};
 
 /// Appends a change made by `caller`. A failure to audit is logged, not returned: the change
 /// itself has committed.
-pub async fn record(state: &AppState, caller: &Caller, space: Option<&SpaceId>, environment: Option<Environment>, action: &str, subject: &str, mut detail: Value) {
+pub async fn record(
+    state: &AppState,
+    caller: &Caller,
+    space: Option<&SpaceId>,
+    environment: Option<Environment>,
+    action: &str,
+    subject: &str,
+    mut detail: Value,
+) {
     detail["byToken"] = json!(caller.token.token.id);
     let actor = caller.token.token.monimeer_id.to_string();
     let ip = caller.ip.to_string();
-    let event = AuditEvent { space_id: space, environment, actor: &actor, action, subject, detail: Some(detail), ip: Some(&ip) };
+    let event = AuditEvent {
+        space_id: space,
+        environment,
+        actor: &actor,
+        action,
+        subject,
+        detail: Some(detail),
+        ip: Some(&ip),
+    };
     if let Err(e) = state.store.audit(&event).await {
         tracing::warn!(error = %e, action, "could not write the audit log");
     }

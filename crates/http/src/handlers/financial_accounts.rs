@@ -88,7 +88,12 @@ pub async fn create(
     })
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, query: QueryParams) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> ApiResult<Json<Value>> {
     let with_balance = query.boolean("withBalance")?;
     let account = state.store.get_account(caller.tenant()?, &id).await.map_err(not_found)?;
     Ok(Json(envelope::one(render::account(&account, with_balance))))
@@ -117,7 +122,8 @@ pub async fn update(
     v.max_chars("description", body.description.clone().flatten().as_deref(), 150);
     metadata::validate("metadata", body.metadata.clone().flatten().as_ref(), &mut v);
     v.finish().map_err(ApiError::validation)?;
-    let patch = AccountPatch { name, reference: body.reference, description: body.description, metadata: body.metadata };
+    let patch =
+        AccountPatch { name, reference: body.reference, description: body.description, metadata: body.metadata };
     let account = state.store.update_account(caller.tenant()?, &id, &patch).await.map_err(not_found)?;
     Ok(Json(envelope::one(render::account(&account, true))))
 }

@@ -98,7 +98,11 @@ pub async fn create(
     let source = account_id("sourceFinancialAccount.id", &body.source_financial_account.id, &mut v);
     let destination = account_id("destinationFinancialAccount.id", &body.destination_financial_account.id, &mut v);
     if source.is_some() && source == destination {
-        v.push("destinationFinancialAccount.id", "same_as_source", "the destination account must differ from the source account");
+        v.push(
+            "destinationFinancialAccount.id",
+            "same_as_source",
+            "the destination account must differ from the source account",
+        );
     }
     v.max_chars("description", body.description.as_deref(), 150);
     metadata::validate("metadata", body.metadata.as_ref(), &mut v);
@@ -117,12 +121,16 @@ pub async fn create(
     match result {
         Ok(Outcome::Fresh { body, .. }) => Ok(envelope::raw_json(body, false)),
         Ok(Outcome::Replayed { body }) => Ok(envelope::raw_json(body, true)),
-        Err(TransferRejection::AccountNotFound(field)) => {
-            Err(ApiError::field(field, "account_not_found", format!("`{field}` names no financial account in this Space and environment")))
-        }
-        Err(TransferRejection::CurrencyMismatch(field)) => {
-            Err(ApiError::field(field, "currency_mismatch", format!("the account named by `{field}` holds a different currency than `amount.currency`")))
-        }
+        Err(TransferRejection::AccountNotFound(field)) => Err(ApiError::field(
+            field,
+            "account_not_found",
+            format!("`{field}` names no financial account in this Space and environment"),
+        )),
+        Err(TransferRejection::CurrencyMismatch(field)) => Err(ApiError::field(
+            field,
+            "currency_mismatch",
+            format!("the account named by `{field}` holds a different currency than `amount.currency`"),
+        )),
     }
 }
 

@@ -23,34 +23,136 @@ use openmonime_domain::permission::Permission::*;
 /// Every `/v1` route with its operation and required permission.
 pub fn api_routes(state: AppState) -> ApiRouter {
     ApiRouter::new(state)
-        .route(Method::GET, "/v1/financial-accounts", "ListFinancialAccounts", Space(FinancialAccountsRead), financial_accounts::list)
-        .route(Method::POST, "/v1/financial-accounts", "CreateFinancialAccount", Space(FinancialAccountsWrite), financial_accounts::create)
-        .route(Method::GET, "/v1/financial-accounts/{id}", "GetFinancialAccount", Space(FinancialAccountsRead), financial_accounts::get)
-        .route(Method::PATCH, "/v1/financial-accounts/{id}", "UpdateFinancialAccount", Space(FinancialAccountsWrite), financial_accounts::update)
-        .route(Method::GET, "/v1/financial-transactions", "ListFinancialTransactions", Space(FinancialTransactionsRead), financial_transactions::list)
-        .route(Method::GET, "/v1/financial-transactions/{id}", "GetTransaction", Space(FinancialTransactionsRead), financial_transactions::get)
-        .route(Method::GET, "/v1/internal-transfers", "ListInternalTransfers", Space(InternalTransfersRead), internal_transfers::list)
-        .route(Method::POST, "/v1/internal-transfers", "CreateInternalTransfer", Space(InternalTransfersWrite), internal_transfers::create)
-        .route(Method::GET, "/v1/internal-transfers/{id}", "GetInternalTransfer", Space(InternalTransfersRead), internal_transfers::get)
-        .route(Method::PATCH, "/v1/internal-transfers/{id}", "PatchInternalTransfer", Space(InternalTransfersWrite), internal_transfers::update)
-        .route(Method::DELETE, "/v1/internal-transfers/{id}", "DeleteInternalTransfer", Space(InternalTransfersWrite), internal_transfers::delete)
+        .route(
+            Method::GET,
+            "/v1/financial-accounts",
+            "ListFinancialAccounts",
+            Space(FinancialAccountsRead),
+            financial_accounts::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/financial-accounts",
+            "CreateFinancialAccount",
+            Space(FinancialAccountsWrite),
+            financial_accounts::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/financial-accounts/{id}",
+            "GetFinancialAccount",
+            Space(FinancialAccountsRead),
+            financial_accounts::get,
+        )
+        .route(
+            Method::PATCH,
+            "/v1/financial-accounts/{id}",
+            "UpdateFinancialAccount",
+            Space(FinancialAccountsWrite),
+            financial_accounts::update,
+        )
+        .route(
+            Method::GET,
+            "/v1/financial-transactions",
+            "ListFinancialTransactions",
+            Space(FinancialTransactionsRead),
+            financial_transactions::list,
+        )
+        .route(
+            Method::GET,
+            "/v1/financial-transactions/{id}",
+            "GetTransaction",
+            Space(FinancialTransactionsRead),
+            financial_transactions::get,
+        )
+        .route(
+            Method::GET,
+            "/v1/internal-transfers",
+            "ListInternalTransfers",
+            Space(InternalTransfersRead),
+            internal_transfers::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/internal-transfers",
+            "CreateInternalTransfer",
+            Space(InternalTransfersWrite),
+            internal_transfers::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/internal-transfers/{id}",
+            "GetInternalTransfer",
+            Space(InternalTransfersRead),
+            internal_transfers::get,
+        )
+        .route(
+            Method::PATCH,
+            "/v1/internal-transfers/{id}",
+            "PatchInternalTransfer",
+            Space(InternalTransfersWrite),
+            internal_transfers::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/internal-transfers/{id}",
+            "DeleteInternalTransfer",
+            Space(InternalTransfersWrite),
+            internal_transfers::delete,
+        )
         // Management: openmonime's own operations (Monime manages these in its dashboard).
         .route(Method::GET, "/v1/me", "GetMe", Authenticated, me::me)
         .route(Method::GET, "/v1/access-tokens", "ListAccessTokens", Account(AccessTokensRead), access_tokens::list)
-        .route(Method::POST, "/v1/access-tokens", "CreateAccessToken", Account(AccessTokensWrite), access_tokens::create)
+        .route(
+            Method::POST,
+            "/v1/access-tokens",
+            "CreateAccessToken",
+            Account(AccessTokensWrite),
+            access_tokens::create,
+        )
         .route(Method::GET, "/v1/access-tokens/{id}", "GetAccessToken", Account(AccessTokensRead), access_tokens::get)
-        .route(Method::POST, "/v1/access-tokens/{id}/revoke", "RevokeAccessToken", Account(AccessTokensWrite), access_tokens::revoke)
-        .route(Method::POST, "/v1/access-tokens/{id}/rotate", "RotateAccessToken", Account(AccessTokensWrite), access_tokens::rotate)
+        .route(
+            Method::POST,
+            "/v1/access-tokens/{id}/revoke",
+            "RevokeAccessToken",
+            Account(AccessTokensWrite),
+            access_tokens::revoke,
+        )
+        .route(
+            Method::POST,
+            "/v1/access-tokens/{id}/rotate",
+            "RotateAccessToken",
+            Account(AccessTokensWrite),
+            access_tokens::rotate,
+        )
         .route(Method::GET, "/v1/space-members", "ListSpaceMembers", Space(SpaceMembersRead), space_members::list)
         .route(Method::POST, "/v1/space-members", "AddSpaceMember", Space(SpaceMembersWrite), space_members::add)
-        .route(Method::PATCH, "/v1/space-members/{id}", "UpdateSpaceMember", Space(SpaceMembersWrite), space_members::set_role)
-        .route(Method::DELETE, "/v1/space-members/{id}", "RemoveSpaceMember", Space(SpaceMembersWrite), space_members::remove)
+        .route(
+            Method::PATCH,
+            "/v1/space-members/{id}",
+            "UpdateSpaceMember",
+            Space(SpaceMembersWrite),
+            space_members::set_role,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/space-members/{id}",
+            "RemoveSpaceMember",
+            Space(SpaceMembersWrite),
+            space_members::remove,
+        )
         .route(Method::GET, "/v1/space-roles", "ListSpaceRoles", Space(SpaceRolesRead), space_roles::list)
         .route(Method::POST, "/v1/space-roles", "CreateSpaceRole", Space(SpaceRolesWrite), space_roles::create)
         .route(Method::PATCH, "/v1/space-roles/{name}", "UpdateSpaceRole", Space(SpaceRolesWrite), space_roles::update)
         .route(Method::DELETE, "/v1/space-roles/{name}", "DeleteSpaceRole", Space(SpaceRolesWrite), space_roles::delete)
         .route(Method::GET, "/v1/space-policies", "GetSpacePolicies", Space(SpacePoliciesRead), space_policies::get)
-        .route(Method::PATCH, "/v1/space-policies", "UpdateSpacePolicies", Space(SpacePoliciesWrite), space_policies::update)
+        .route(
+            Method::PATCH,
+            "/v1/space-policies",
+            "UpdateSpacePolicies",
+            Space(SpacePoliciesWrite),
+            space_policies::update,
+        )
         .route(Method::GET, "/v1/audit-events", "ListAuditEvents", Space(AuditEventsRead), audit_events::list)
 }
 

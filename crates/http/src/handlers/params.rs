@@ -49,7 +49,9 @@ impl QueryParams {
     pub fn choice<T>(&self, name: &str, parse: fn(&str) -> Option<T>, allowed: &str) -> ApiResult<Option<T>> {
         match self.0.get(name) {
             None => Ok(None),
-            Some(v) => parse(v).map(Some).ok_or_else(|| ApiError::field(name, "invalid_value", format!("`{name}` must be one of: {allowed}"))),
+            Some(v) => parse(v)
+                .map(Some)
+                .ok_or_else(|| ApiError::field(name, "invalid_value", format!("`{name}` must be one of: {allowed}"))),
         }
     }
 
@@ -57,15 +59,15 @@ impl QueryParams {
     pub fn page(&self) -> ApiResult<PageRequest> {
         let limit = match self.0.get("limit") {
             None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::field("limit", "out_of_range", format!("`limit` must be an integer from 1 to {MAX_LIMIT}")))?,
+            Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::field("limit", "out_of_range", format!("`limit` must be an integer from 1 to {MAX_LIMIT}"))
+            })?,
         };
         let after = match self.0.get("after").filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(cursor::decode(raw).ok_or_else(|| ApiError::field("after", "invalid_cursor", "`after` is not a cursor this server issued"))?),
+            Some(raw) => Some(cursor::decode(raw).ok_or_else(|| {
+                ApiError::field("after", "invalid_cursor", "`after` is not a cursor this server issued")
+            })?),
         };
         Ok(PageRequest { after, limit })
     }

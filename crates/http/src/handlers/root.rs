@@ -8,7 +8,11 @@ use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-pub async fn root(State(state): State<AppState>, Extension(ClientIp(ip)): Extension<ClientIp>, headers: HeaderMap) -> Json<Value> {
+pub async fn root(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+) -> Json<Value> {
     let caller = authenticate(&state, &headers).await.ok();
     let (environment, api_version) = match &caller {
         None => (Value::Null, Value::Null),

@@ -34,7 +34,8 @@ pub struct RoleBody {
 }
 
 fn monimeer(raw: &str, field: &str) -> ApiResult<MonimeerId> {
-    MonimeerId::parse(raw).ok_or_else(|| ApiError::field(field, "invalid_id", format!("`{field}` must be a Monimeer id (`mmr-…`)")))
+    MonimeerId::parse(raw)
+        .ok_or_else(|| ApiError::field(field, "invalid_id", format!("`{field}` must be a Monimeer id (`mmr-…`)")))
 }
 
 fn not_found(err: StoreError) -> ApiError {
@@ -50,18 +51,29 @@ async fn role_permissions(state: &AppState, caller: &Caller, role: &str) -> ApiR
         return Ok(b.permissions());
     }
     let roles = state.store.list_roles(&caller.tenant()?.space_id).await?;
-    roles.into_iter().find(|r| r.name == role).map(|r| r.permissions).ok_or_else(|| StoreError::Conflict("role_unknown").into())
+    roles
+        .into_iter()
+        .find(|r| r.name == role)
+        .map(|r| r.permissions)
+        .ok_or_else(|| StoreError::Conflict("role_unknown").into())
 }
 
 /// Refuses a grant above the caller's own role, and ownership changes by non-owners.
 fn check_grant(caller: &Caller, granted: PermissionSet, touches_owner: bool) -> ApiResult<()> {
     let own = caller.role.as_ref().map(|r| r.permissions).unwrap_or_default();
     if touches_owner && !own.contains(Permission::SpaceOwnershipWrite) {
-        return Err(ApiError::forbidden("ownership_change_requires_owner", "only an owner can make, demote or remove an owner"));
+        return Err(ApiError::forbidden(
+            "ownership_change_requires_owner",
+            "only an owner can make, demote or remove an owner",
+        ));
     }
     if !granted.is_subset_of(own) {
         let extra: Vec<_> = granted.iter().filter(|p| !own.contains(*p)).map(|p| p.word()).collect();
-        return Err(ApiError::forbidden("role_above_own", "you cannot grant a role with permissions your own role lacks").with_detail(json!({"permissions": extra})));
+        return Err(ApiError::forbidden(
+            "role_above_own",
+            "you cannot grant a role with permissions your own role lacks",
+        )
+        .with_detail(json!({"permissions": extra})));
     }
     Ok(())
 }
@@ -77,7 +89,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
     Ok(Json(envelope::page(items, None)))
 }
 
-pub async fn add(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<AddBody>) -> ApiResult<Json<Value>> {
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AddBody>,
+) -> ApiResult<Json<Value>> {
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
     let granted = role_permissions(&state, &caller, &body.role).await?;
     check_grant(&caller, granted, body.role == "owner")?;
@@ -87,11 +103,17 @@ pub async fn add(State(state): State<AppState>, caller: Caller, ApiJson(body): A
         other => other.into(),
     })?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "member.add", who.as_str(), json!({"role": body.role})).await;
+    audit_events::record(&state, &caller, Some(&space), None, "member.add", who.as_str(), json!({"role": body.role}))
+        .await;
     Ok(Json(envelope::one(json!({"monimeerId": m.monimeer_id, "role": m.role}))))
 }
 
-pub async fn set_role(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, ApiJson(body): ApiJson<RoleBody>) -> ApiResult<Json<Value>> {
+pub async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> ApiResult<Json<Value>> {
     let who = monimeer(&id, "monimeerId")?;
     let current = current_role(&state, &caller, &who).await?;
     let granted = role_permissions(&state, &caller, &body.role).await?;
@@ -99,7 +121,16 @@ pub async fn set_role(State(state): State<AppState>, caller: Caller, Path(id): P
     let space = caller.tenant()?.space_id.clone();
     let m = state.store.set_member_role(&space, &who, &body.role).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "member.set_role", who.as_str(), json!({"from": current, "to": body.role})).await;
+    audit_events::record(
+        &state,
+        &caller,
+        Some(&space),
+        None,
+        "member.set_role",
+        who.as_str(),
+        json!({"from": current, "to": body.role}),
+    )
+    .await;
     Ok(Json(envelope::one(json!({"monimeerId": m.monimeer_id, "role": m.role}))))
 }
 
@@ -113,6 +144,7 @@ pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Pat
     let space = caller.tenant()?.space_id.clone();
     state.store.remove_member(&space, &who).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "member.remove", who.as_str(), json!({"role": current})).await;
+    audit_events::record(&state, &caller, Some(&space), None, "member.remove", who.as_str(), json!({"role": current}))
+        .await;
     Ok(Json(envelope::deleted()))
 }

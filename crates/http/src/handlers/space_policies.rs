@@ -25,12 +25,20 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     Ok(Json(envelope::one(render::policy(&policy))))
 }
 
-pub async fn update(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();
     let mut policy = state.store.get_policy(&space).await?;
     if let Some(max) = body.max_token_lifetime_seconds {
         if max.is_some_and(|m| m <= 0) {
-            return Err(ApiError::field("maxTokenLifetimeSeconds", "not_positive", "`maxTokenLifetimeSeconds` must be positive, or null for no limit"));
+            return Err(ApiError::field(
+                "maxTokenLifetimeSeconds",
+                "not_positive",
+                "`maxTokenLifetimeSeconds` must be positive, or null for no limit",
+            ));
         }
         policy.max_token_lifetime_seconds = max;
     }
@@ -39,6 +47,7 @@ pub async fn update(State(state): State<AppState>, caller: Caller, ApiJson(body)
     }
     let policy = state.store.set_policy(&space, policy).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), render::policy(&policy)).await;
+    audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), render::policy(&policy))
+        .await;
     Ok(Json(envelope::one(render::policy(&policy))))
 }

@@ -36,16 +36,20 @@ fn render(r: &RoleInfo) -> Value {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    name.len() <= 40 && chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    name.len() <= 40
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// Expands the words and refuses anything beyond the caller's own role.
 fn permissions(caller: &Caller, words: &[String]) -> ApiResult<PermissionSet> {
-    let set = PermissionSet::expand(words).map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
+    let set = PermissionSet::expand(words)
+        .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
     let own = caller.role.as_ref().map(|r| r.permissions).unwrap_or_default();
     if !set.is_subset_of(own) {
         let extra: Vec<_> = set.iter().filter(|p| !own.contains(*p)).map(|p| p.word()).collect();
-        return Err(ApiError::forbidden("role_above_own", "a role cannot grant permissions your own role lacks").with_detail(json!({"permissions": extra})));
+        return Err(ApiError::forbidden("role_above_own", "a role cannot grant permissions your own role lacks")
+            .with_detail(json!({"permissions": extra})));
     }
     Ok(set)
 }
@@ -62,18 +66,32 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
     Ok(Json(envelope::page(roles.iter().map(render).collect(), None)))
 }
 
-pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateBody>) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<Json<Value>> {
     if !valid_name(&body.name) {
-        return Err(ApiError::field("name", "invalid_value", "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter"));
+        return Err(ApiError::field(
+            "name",
+            "invalid_value",
+            "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter",
+        ));
     }
     let set = permissions(&caller, &body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
     let role = state.store.create_role(&space, &body.name, set).await?;
-    audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set})).await;
+    audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set}))
+        .await;
     Ok(Json(envelope::one(render(&role))))
 }
 
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(name): Path<String>, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> ApiResult<Json<Value>> {
     let set = permissions(&caller, &body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
     let role = state.store.update_role(&space, &name, set).await.map_err(not_found)?;
