@@ -754,34 +754,37 @@ impl Store {
 
     /// Checks the ledger's invariants across the whole database.
     pub async fn verify_ledger(&self) -> StoreResult<LedgerReport> {
-        let one = |sql: &'static str| async move {
-            let row = sqlx::query(sql).fetch_one(&self.pool).await?;
-            int(&row, "n")
-        };
+        // One statement, so every figure comes from the same snapshot: separate queries could
+        // read the balances before a concurrent transfer and the entries after it, and report a
+        // healthy ledger as broken.
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM financial_accounts) AS balance_total, \
+             (SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END), 0) AS BIGINT) \
+              FROM financial_transactions) AS credits_minus_debits, \
+             (SELECT COUNT(*) FROM financial_accounts WHERE balance < 0) AS negative_balances, \
+             (SELECT COUNT(*) FROM financial_accounts a WHERE a.balance <> \
+              (SELECT CAST(COALESCE(SUM(CASE WHEN t.kind = 'credit' THEN t.amount ELSE -t.amount END), 0) AS BIGINT) \
+               FROM financial_transactions t WHERE t.account_id = a.id)) AS accounts_not_matching_entries, \
+             (SELECT COUNT(*) FROM internal_transfers x WHERE x.status = 'completed' AND ( \
+              (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'debit' AND t.reference = x.transaction_reference) <> 1 OR \
+              (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'credit' AND t.reference = x.transaction_reference) <> 1)) \
+              AS completed_transfers_without_one_debit_and_one_credit, \
+             (SELECT COUNT(*) FROM internal_transfers x WHERE x.status = 'failed' AND \
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = x.id)) AS failed_transfers_with_entries",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(LedgerReport {
-            balance_total: one("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS n FROM financial_accounts").await?,
-            credits_minus_debits: one(
-                "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount ELSE -amount END), 0) AS BIGINT) AS n FROM financial_transactions",
-            )
-            .await?,
-            negative_balances: one("SELECT COUNT(*) AS n FROM financial_accounts WHERE balance < 0").await?,
-            accounts_not_matching_entries: one(
-                "SELECT COUNT(*) AS n FROM financial_accounts a WHERE a.balance <> \
-                 (SELECT CAST(COALESCE(SUM(CASE WHEN t.kind = 'credit' THEN t.amount ELSE -t.amount END), 0) AS BIGINT) \
-                  FROM financial_transactions t WHERE t.account_id = a.id)",
-            )
-            .await?,
-            completed_transfers_without_one_debit_and_one_credit: one(
-                "SELECT COUNT(*) AS n FROM internal_transfers x WHERE x.status = 'completed' AND ( \
-                 (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'debit' AND t.reference = x.transaction_reference) <> 1 OR \
-                 (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'credit' AND t.reference = x.transaction_reference) <> 1)",
-            )
-            .await?,
-            failed_transfers_with_entries: one(
-                "SELECT COUNT(*) AS n FROM internal_transfers x WHERE x.status = 'failed' AND \
-                 EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = x.id)",
-            )
-            .await?,
+            balance_total: int(&row, "balance_total")?,
+            credits_minus_debits: int(&row, "credits_minus_debits")?,
+            negative_balances: int(&row, "negative_balances")?,
+            accounts_not_matching_entries: int(&row, "accounts_not_matching_entries")?,
+            completed_transfers_without_one_debit_and_one_credit: int(
+                &row,
+                "completed_transfers_without_one_debit_and_one_credit",
+            )?,
+            failed_transfers_with_entries: int(&row, "failed_transfers_with_entries")?,
         })
     }
 }
