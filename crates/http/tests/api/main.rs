@@ -7,6 +7,9 @@
 mod support;
 
 mod accounts;
+mod cluster;
 mod foundation;
 mod identity;
+mod management;
+mod ratelimits;
 mod transfers;

@@ -42,6 +42,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub client: reqwest::Client,
+    /// The database this node uses; [`TestApp::another_node`] starts a second node on it.
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -80,9 +82,35 @@ impl TestApp {
         Self::spawn_with(ServerConfig::default(), None).await
     }
 
-    pub async fn spawn_with(config: ServerConfig, geoip: Option<openmonime_http::geoip::GeoIp>) -> TestApp {
+    /// A server with `config`, rate limits off (most tests send bursts; the rate-limit tests use
+    /// [`TestApp::spawn_rate_limited`]).
+    pub async fn spawn_with(mut config: ServerConfig, geoip: Option<openmonime_http::geoip::GeoIp>) -> TestApp {
+        config.rate_limits.enabled = false;
+        Self::start(config, geoip).await
+    }
+
+    /// A server that enforces `config.rate_limits` as given.
+    pub async fn spawn_rate_limited(config: ServerConfig) -> TestApp {
+        Self::start(config, None).await
+    }
+
+    async fn start(config: ServerConfig, geoip: Option<openmonime_http::geoip::GeoIp>) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = database_url(&dir).await;
+        Self::start_on(dir, url, config, geoip).await
+    }
+
+    /// A second server on this one's database: another node of the same deployment.
+    pub async fn another_node(&self, config: ServerConfig) -> TestApp {
+        Self::start_on(tempfile::tempdir().expect("temp dir"), self.database_url.clone(), config, None).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        url: String,
+        config: ServerConfig,
+        geoip: Option<openmonime_http::geoip::GeoIp>,
+    ) -> TestApp {
         let store = Store::open(&url, StoreOptions::default()).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -97,7 +125,7 @@ impl TestApp {
             .await
             .expect("server");
         });
-        TestApp { addr, state, client: reqwest::Client::new(), shutdown: Some(tx), _dir: dir }
+        TestApp { addr, state, client: reqwest::Client::new(), database_url: url, shutdown: Some(tx), _dir: dir }
     }
 
     pub fn store(&self) -> &Store {
@@ -203,6 +231,27 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_reason: &s
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     assert!(body["error"]["details"].is_array(), "{body}");
     body["error"].clone()
+}
+
+/// Says on the real stderr (not the test harness's captured one) that a test did not run.
+pub fn say_skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The PostgreSQL URL under test, or `None` after saying loudly that `test` was skipped. With
+/// `OPENMONIME_REQUIRE_POSTGRES=1` (CI) a missing URL fails the test instead.
+pub fn postgres_or_skip(test: &str) -> Option<String> {
+    match std::env::var("OPENMONIME_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => Some(url),
+        _ if std::env::var("OPENMONIME_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("{test} needs PostgreSQL: set OPENMONIME_TEST_DATABASE_URL")
+        }
+        _ => {
+            say_skipped(test, "needs PostgreSQL (set OPENMONIME_TEST_DATABASE_URL=postgres://…)");
+            None
+        }
+    }
 }
 
 pub fn now_plus(d: time::Duration) -> Option<time::OffsetDateTime> {
