@@ -111,7 +111,9 @@ impl Level {
         };
         match limiter {
             None => Ok(()),
-            Some(l) => l.check_key(&key.to_owned()).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
+            Some(l) => l
+                .check_key(&key.to_owned())
+                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
         }
     }
 
@@ -172,7 +174,8 @@ pub struct Limiter {
 impl Limiter {
     /// Builds a per-node limiter; [`Limiter::connect_cluster`] adds Redis later.
     pub fn new(config: RateLimits) -> Limiter {
-        let auth_failures = NonZeroU32::new(config.auth_failures_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        let auth_failures =
+            NonZeroU32::new(config.auth_failures_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         Limiter {
             token: Level::new(config.token),
             space: Level::new(config.space),
@@ -230,7 +233,13 @@ impl Limiter {
     }
 
     /// The chained check for one authenticated request.
-    pub async fn check(&self, env: Environment, token: &str, space: Option<&str>, endpoint: &str) -> Result<(), Refusal> {
+    pub async fn check(
+        &self,
+        env: Environment,
+        token: &str,
+        space: Option<&str>,
+        endpoint: &str,
+    ) -> Result<(), Refusal> {
         if !self.config.enabled {
             return Ok(());
         }
@@ -263,10 +272,21 @@ impl Limiter {
         self.endpoint.check(env, &format!("{token} {endpoint}")).map_err(Refusal::Endpoint)
     }
 
-    async fn check_cluster(&self, cluster: &Cluster, env: Environment, token: &str, space: Option<&str>, endpoint: &str) -> redis::RedisResult<Result<(), Refusal>> {
+    async fn check_cluster(
+        &self,
+        cluster: &Cluster,
+        env: Environment,
+        token: &str,
+        space: Option<&str>,
+        endpoint: &str,
+    ) -> redis::RedisResult<Result<(), Refusal>> {
         let levels = [
             (self.config.token.get(env), format!("om:rl:t:{token}"), 1u64),
-            (space.map_or(0, |_| self.config.space.get(env)), format!("om:rl:s:{}:{}", space.unwrap_or(""), env.as_str()), 2),
+            (
+                space.map_or(0, |_| self.config.space.get(env)),
+                format!("om:rl:s:{}:{}", space.unwrap_or(""), env.as_str()),
+                2,
+            ),
             (self.config.endpoint.get(env), format!("om:rl:e:{token}:{endpoint}"), 3),
         ];
         let mut invocation = cluster.script.prepare_invoke();

@@ -283,7 +283,8 @@ fn too_many(refusal: Refusal) -> ApiError {
         Refusal::AuthFailures(_) => "too many failed authentications from this address; slow down".to_owned(),
         _ => format!("rate limit reached ({}); retry after {secs} s", refusal.header()),
     };
-    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_detail(json!({"limit": refusal.header(), "retryAfterSeconds": secs}));
+    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        .with_detail(json!({"limit": refusal.header(), "retryAfterSeconds": secs}));
     err.headers.push(("monime-rate-limit", axum::http::HeaderValue::from_static(refusal.header())));
     err.headers.push(("retry-after", axum::http::HeaderValue::from(secs)));
     err
@@ -301,7 +302,11 @@ pub async fn pipeline(State(guard): State<RouteGuard>, mut request: Request, nex
         },
         Ok(caller) => {
             let space = caller.tenant.as_ref().map(|t| t.space_id.as_str());
-            match state.limiter.check(caller.token.token.environment, caller.token.token.id.as_str(), space, &endpoint).await {
+            match state
+                .limiter
+                .check(caller.token.token.environment, caller.token.token.id.as_str(), space, &endpoint)
+                .await
+            {
                 Ok(()) => Ok(caller),
                 Err(refusal) => Err(too_many(refusal)),
             }
