@@ -180,19 +180,22 @@ fn env_of(raw: &str) -> Result<Environment, String> {
 /// Parses `60d`, `12h`, `2w`, `1y`.
 pub fn parse_lifetime(raw: &str) -> Result<time::Duration, String> {
     let bad = || format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y");
-    let (digits, unit) = raw.split_at(raw.len().checked_sub(1).ok_or_else(bad)?);
+    // The unit is the last byte; a multi-byte last character is no unit (and no split point).
+    let split = raw.len().checked_sub(1).filter(|i| raw.is_char_boundary(*i)).ok_or_else(bad)?;
+    let (digits, unit) = raw.split_at(split);
     let n: i64 = digits.parse().map_err(|_| bad())?;
     if n <= 0 {
         return Err(bad());
     }
-    let days = match unit {
-        "h" => return Ok(time::Duration::hours(n)),
-        "d" => n,
-        "w" => n.checked_mul(7).ok_or_else(bad)?,
-        "y" => n.checked_mul(365).ok_or_else(bad)?,
+    let unit_seconds: i64 = match unit {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
         _ => return Err(bad()),
     };
-    Ok(time::Duration::days(days))
+    // Checked: `time::Duration::days` and friends panic on overflow.
+    n.checked_mul(unit_seconds).map(time::Duration::seconds).ok_or_else(bad)
 }
 
 fn store_err(e: StoreError) -> String {
@@ -436,5 +439,9 @@ mod tests {
         assert!(parse_lifetime("0d").is_err());
         assert!(parse_lifetime("5x").is_err());
         assert!(parse_lifetime("99999999999999999y").is_err());
+        assert!(parse_lifetime("99999999999999y").is_err());
+        assert!(parse_lifetime("9999999999999999h").is_err());
+        assert!(parse_lifetime("3é").is_err());
+        assert_eq!(parse_lifetime("1y").unwrap(), time::Duration::days(365));
     }
 }
