@@ -1,0 +1,758 @@
+//! End-to-end tests of the `openmonime` binary: every `admin` command on a real SQLite file (with
+//! `--json`, and refusals with a clear message), `migrate`, and `serve` — the one-time quick-start
+//! token, answering requests, honouring a revocation made by the CLI while it runs, and a clean
+//! exit on SIGTERM.
+
+use openmonime_domain::permission::Permission;
+use openmonime_domain::time_fmt;
+use openmonime_store::backend::StoreOptions;
+use openmonime_store::Store;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The binary, with no setting inherited from the environment running the tests.
+fn openmonime() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_openmonime"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OPENMONIME_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// A fresh SQLite database in its own directory.
+struct Db {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Db {
+    fn new() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("openmonime.db").display());
+        Db { dir, url }
+    }
+
+    /// Runs `openmonime admin ARGS --database URL --json`.
+    fn admin(&self, args: &[&str]) -> Output {
+        openmonime().arg("admin").args(args).args(["--database", &self.url, "--json"]).output().unwrap()
+    }
+
+    /// Runs an admin command that must succeed; returns its JSON.
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.admin(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("{args:?}: not one JSON object: {stdout}"))
+    }
+
+    /// Runs an admin command that must fail with `needle` in its error output, printing nothing.
+    fn refused(&self, args: &[&str], needle: &str) {
+        let out = self.admin(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: expected `{needle}` in: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a result: {}", String::from_utf8_lossy(&out.stdout));
+    }
+
+    /// The store itself, for what no command shows (a Space's main account).
+    fn store<T>(&self, f: impl AsyncFnOnce(&Store) -> T) -> T {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store =
+                Store::open(&self.url, StoreOptions { max_connections: 1, ..StoreOptions::default() }).await.unwrap();
+            let out = f(&store).await;
+            store.close().await;
+            out
+        })
+    }
+
+    fn main_account(&self, space: &str) -> String {
+        let space = space.to_owned();
+        self.store(async move |store| {
+            let tenant = openmonime_domain::entities::Tenant {
+                space_id: openmonime_domain::ids::SpaceId::parse(&space).unwrap(),
+                environment: openmonime_domain::Environment::Test,
+            };
+            let filter = openmonime_store::ledger::AccountFilter { reference: Some("main".into()), uvan: None };
+            let page = store.list_accounts(&tenant, &filter, openmonime_store::PageRequest { after: None, limit: 1 });
+            page.await.unwrap().items[0].id.to_string()
+        })
+    }
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+fn close_to(raw: &Value, want: time::OffsetDateTime) -> bool {
+    let got = time_fmt::parse_rfc3339(raw.as_str().expect("a time")).expect("RFC 3339");
+    (got - want).abs() < time::Duration::minutes(5)
+}
+
+// ---------------------------------------------------------------- admin
+
+#[test]
+fn admin_manages_people_spaces_members_and_tokens() {
+    let db = Db::new();
+    let ada = db.ok(&["monimeer", "create", "--name", "Ada", "--email", "ada@example.com"]);
+    assert!(id(&ada).starts_with("mmr-"), "{ada}");
+    assert_eq!((&ada["name"], &ada["email"]), (&json!("Ada"), &json!("ada@example.com")));
+    let bob = db.ok(&["monimeer", "create", "--name", "Bob"]);
+    assert_eq!(bob["email"], Value::Null);
+    let (ada, bob) = (id(&ada).to_owned(), id(&bob).to_owned());
+
+    let space = db.ok(&["space", "create", "--name", "Shop", "--owner", &ada]);
+    let space = id(&space).to_owned();
+    assert!(space.starts_with("spc-"));
+
+    let added = db.ok(&["member", "add", "--space", &space, "--monimeer", &bob, "--role", "viewer"]);
+    assert_eq!(added, json!({"spaceId": space, "monimeerId": bob, "role": "viewer"}));
+    let changed = db.ok(&["member", "set-role", "--space", &space, "--monimeer", &bob, "--role", "developer"]);
+    assert_eq!(changed["role"], "developer");
+
+    // A scoped token with every option.
+    let scoped = db.ok(&[
+        "token",
+        "create",
+        "--monimeer",
+        &bob,
+        "--name",
+        "ci",
+        "--env",
+        "test",
+        "--permissions",
+        "financial-accounts:read,internal-transfers:*",
+        "--space",
+        &space,
+        "--allow-ip",
+        "10.0.0.0/8",
+        "--allow-ip",
+        "2001:db8::/32",
+        "--expires-in",
+        "30d",
+        "--api-version",
+        "caph.2025-06-20",
+    ]);
+    let plaintext = scoped["token"].as_str().unwrap().to_owned();
+    assert!(plaintext.starts_with("mon_test_"), "{scoped}");
+    assert!(id(&scoped).starts_with("tok-"));
+    assert_eq!(scoped["environment"], "test");
+    assert_eq!(
+        scoped["permissions"],
+        json!(["financial-accounts:read", "internal-transfers:read", "internal-transfers:write"])
+    );
+    assert_eq!(scoped["spaceId"], space.as_str());
+    assert_eq!(scoped["allowedIps"], json!(["10.0.0.0/8", "2001:db8::/32"]));
+    assert!(close_to(&scoped["expireTime"], time_fmt::now() + time::Duration::days(30)), "{scoped}");
+    assert_eq!(scoped["apiVersion"], "caph.2025-06-20");
+    assert_eq!(scoped["status"], "ACTIVE");
+    assert_eq!(scoped["revokeTime"], Value::Null);
+
+    // A live token with everything and no expiry.
+    let live = db.ok(&[
+        "token",
+        "create",
+        "--monimeer",
+        &ada,
+        "--name",
+        "ops",
+        "--env",
+        "live",
+        "--all-permissions",
+        "--no-expiry",
+    ]);
+    let live_plaintext = live["token"].as_str().unwrap().to_owned();
+    assert!(live_plaintext.starts_with("mon_") && !live_plaintext.starts_with("mon_test_"), "{live}");
+    assert_eq!(live["environment"], "live");
+    assert_eq!(live["expireTime"], Value::Null);
+    assert_eq!(live["permissions"].as_array().unwrap().len(), Permission::ALL.len());
+    assert_eq!(live["spaceId"], Value::Null);
+    assert_eq!(live["apiVersion"], "caph.2025-08-23");
+
+    // Defaults: a finite lifetime (60 days); `*` expands; an exact expiry is kept.
+    let default = db.ok(&["token", "create", "--monimeer", &ada, "--name", "d", "--env", "test", "--permissions", "*"]);
+    assert!(close_to(&default["expireTime"], time_fmt::now() + time::Duration::days(60)), "{default}");
+    assert_eq!(default["permissions"].as_array().unwrap().len(), Permission::ALL.len());
+    let at = time_fmt::rfc3339(time_fmt::now() + time::Duration::days(3));
+    let exact = db.ok(&[
+        "token",
+        "create",
+        "--monimeer",
+        &ada,
+        "--name",
+        "x",
+        "--env",
+        "test",
+        "--permissions",
+        "payouts:read",
+        "--expires-at",
+        &at,
+    ]);
+    assert_eq!(exact["expireTime"], at.as_str());
+    for (lifetime, days) in [("12h", 0.5), ("2w", 14.0), ("1y", 365.0)] {
+        let t = db.ok(&[
+            "token",
+            "create",
+            "--monimeer",
+            &ada,
+            "--name",
+            "l",
+            "--env",
+            "test",
+            "--permissions",
+            "payouts:read",
+            "--expires-in",
+            lifetime,
+        ]);
+        let want = time_fmt::now() + time::Duration::seconds_f64(days * 86_400.0);
+        assert!(close_to(&t["expireTime"], want), "{lifetime}: {t}");
+    }
+
+    // Lists show the tokens but never their secrets.
+    let out = db.admin(&["token", "list", "--monimeer", &bob]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!text.contains(&plaintext), "the plaintext is shown only once");
+    let listed: Value = serde_json::from_str(text.trim()).unwrap();
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0]["id"], scoped["id"]);
+    assert!(tokens[0].get("token").is_none());
+    assert!(tokens[0]["hint"].as_str().unwrap().ends_with(&plaintext[plaintext.len() - 4..]));
+    assert_eq!(db.ok(&["token", "list", "--monimeer", &ada])["tokens"].as_array().unwrap().len(), 6);
+
+    // Revocation, once.
+    let revoked = db.ok(&["token", "revoke", id(&scoped)]);
+    assert_eq!(revoked["status"], "REVOKED");
+    assert!(close_to(&revoked["revokeTime"], time_fmt::now()));
+    db.refused(&["token", "revoke", id(&scoped)], "token_already_revoked");
+    assert_eq!(db.ok(&["token", "list", "--monimeer", &bob])["tokens"][0]["status"], "REVOKED");
+
+    // Removal and offboarding.
+    db.ok(&["member", "remove", "--space", &space, "--monimeer", &bob]);
+    db.refused(&["member", "remove", "--space", &space, "--monimeer", &bob], "not found");
+    let off = db.ok(&["monimeer", "offboard", &bob]);
+    assert!(close_to(&off["offboardTime"], time_fmt::now()), "{off}");
+    db.refused(
+        &["token", "create", "--monimeer", &bob, "--name", "late", "--env", "test", "--all-permissions"],
+        "monimeer_offboarded",
+    );
+    db.refused(&["member", "add", "--space", &space, "--monimeer", &bob, "--role", "viewer"], "monimeer_offboarded");
+
+    // Without --json the same result is printed for people.
+    let out =
+        openmonime().args(["admin", "monimeer", "create", "--name", "Zed", "--database", &db.url]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("id: mmr-")), "{text}");
+    assert!(text.lines().any(|l| l == "name: Zed"), "{text}");
+}
+
+#[test]
+fn admin_refuses_bad_input_with_a_clear_message() {
+    let db = Db::new();
+    let ada = id(&db.ok(&["monimeer", "create", "--name", "Ada"])).to_owned();
+    let space = id(&db.ok(&["space", "create", "--name", "Shop", "--owner", &ada])).to_owned();
+    let token = |extra: &[&str]| {
+        let mut args = vec!["token", "create", "--monimeer", ada.as_str(), "--name", "t", "--env", "test"];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (token(&[]), "choose the token's permissions"),
+        (token(&["--permissions", "nope:read"]), "unknown permission `nope:read`"),
+        (token(&["--permissions", "payouts:delete"]), "unknown permission `payouts:delete`"),
+        (token(&["--permissions", "payouts:read", "--all-permissions"]), "cannot be used with"),
+        (token(&["--all-permissions", "--no-expiry", "--expires-in", "30d"]), "cannot be used with"),
+        (token(&["--all-permissions", "--expires-in", "5x"]), "is not a lifetime"),
+        (token(&["--all-permissions", "--expires-in", "0d"]), "is not a lifetime"),
+        (token(&["--all-permissions", "--expires-in", "d"]), "is not a lifetime"),
+        (token(&["--all-permissions", "--expires-in", "3é"]), "is not a lifetime"),
+        (token(&["--all-permissions", "--expires-in", "99999999999999y"]), "lifetime"),
+        (token(&["--all-permissions", "--expires-at", "2001-01-01T00:00:00Z"]), "must be in the future"),
+        (token(&["--all-permissions", "--expires-at", "tomorrow"]), "is not an RFC 3339 time"),
+        (token(&["--all-permissions", "--api-version", "caph.1999-01-01"]), "--api-version must be one of"),
+        (token(&["--all-permissions", "--allow-ip", "not-a-cidr"]), "invalid value"),
+        (token(&["--all-permissions", "--space", "shop"]), "is not a valid Space id"),
+        (token(&["--all-permissions", "--space", "spc-doesnotexist"]), "not found"),
+        (
+            vec![
+                "token".into(),
+                "create".into(),
+                "--monimeer".into(),
+                ada.clone(),
+                "--name".into(),
+                "t".into(),
+                "--env".into(),
+                "prod".into(),
+                "--all-permissions".into(),
+            ],
+            "--env must be `test` or `live`",
+        ),
+        (
+            vec![
+                "token".into(),
+                "create".into(),
+                "--monimeer".into(),
+                ada.clone(),
+                "--name".into(),
+                "".into(),
+                "--env".into(),
+                "test".into(),
+                "--all-permissions".into(),
+            ],
+            "--name must be 1 to 100 characters",
+        ),
+        (
+            vec![
+                "token".into(),
+                "create".into(),
+                "--monimeer".into(),
+                "ada".into(),
+                "--name".into(),
+                "t".into(),
+                "--env".into(),
+                "test".into(),
+                "--all-permissions".into(),
+            ],
+            "is not a valid Monimeer id",
+        ),
+        (
+            vec![
+                "token".into(),
+                "create".into(),
+                "--monimeer".into(),
+                "mmr-nobody".into(),
+                "--name".into(),
+                "t".into(),
+                "--env".into(),
+                "test".into(),
+                "--all-permissions".into(),
+            ],
+            "not found",
+        ),
+        (vec!["token".into(), "revoke".into(), "tok-nobody".into()], "not found"),
+        (vec!["token".into(), "revoke".into(), "nobody".into()], "is not a valid token id"),
+        (vec!["monimeer".into(), "create".into(), "--name".into(), "  ".into()], "--name must not be empty"),
+        (vec!["monimeer".into(), "offboard".into(), "mmr-nobody".into()], "not found"),
+        (
+            vec!["space".into(), "create".into(), "--name".into(), "X".into(), "--owner".into(), "mmr-nobody".into()],
+            "not found",
+        ),
+        (
+            vec![
+                "member".into(),
+                "add".into(),
+                "--space".into(),
+                space.clone(),
+                "--monimeer".into(),
+                ada.clone(),
+                "--role".into(),
+                "viewer".into(),
+            ],
+            "already_a_member",
+        ),
+        (
+            vec![
+                "member".into(),
+                "set-role".into(),
+                "--space".into(),
+                space.clone(),
+                "--monimeer".into(),
+                ada.clone(),
+                "--role".into(),
+                "emperor".into(),
+            ],
+            "role_unknown",
+        ),
+        (
+            vec![
+                "member".into(),
+                "set-role".into(),
+                "--space".into(),
+                space.clone(),
+                "--monimeer".into(),
+                ada.clone(),
+                "--role".into(),
+                "viewer".into(),
+            ],
+            "last_owner",
+        ),
+        (
+            vec!["member".into(), "remove".into(), "--space".into(), space.clone(), "--monimeer".into(), ada.clone()],
+            "last_owner",
+        ),
+        (
+            vec![
+                "ledger".into(),
+                "credit".into(),
+                "--space".into(),
+                space.clone(),
+                "--env".into(),
+                "test".into(),
+                "--account".into(),
+                "fac-nobody".into(),
+                "--amount".into(),
+                "5".into(),
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                "ledger".into(),
+                "credit".into(),
+                "--space".into(),
+                space.clone(),
+                "--env".into(),
+                "staging".into(),
+                "--account".into(),
+                "fac-nobody".into(),
+                "--amount".into(),
+                "5".into(),
+            ],
+            "--env must be",
+        ),
+        (
+            vec![
+                "ledger".into(),
+                "credit".into(),
+                "--space".into(),
+                space.clone(),
+                "--env".into(),
+                "test".into(),
+                "--account".into(),
+                "fac-nobody".into(),
+                "--amount".into(),
+                "0".into(),
+            ],
+            "--amount must be a positive integer",
+        ),
+        (
+            vec![
+                "ledger".into(),
+                "credit".into(),
+                "--space".into(),
+                space.clone(),
+                "--env".into(),
+                "test".into(),
+                "--account".into(),
+                "fac-nobody".into(),
+                "--amount=-3".into(),
+            ],
+            "--amount must be a positive integer",
+        ),
+        (
+            vec![
+                "ledger".into(),
+                "credit".into(),
+                "--space".into(),
+                space.clone(),
+                "--env".into(),
+                "test".into(),
+                "--account".into(),
+                "fac-nobody".into(),
+                "--amount".into(),
+                "5".into(),
+                "--reference".into(),
+                "".into(),
+            ],
+            "--reference must be 1 to 64 characters",
+        ),
+    ];
+    for (args, needle) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        db.refused(&args, needle);
+    }
+    // A database URL nobody understands.
+    let out = openmonime()
+        .args(["admin", "monimeer", "create", "--name", "A", "--database", "mysql://localhost/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot open database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing refused left a trace: still one person with no tokens.
+    assert!(db.ok(&["token", "list", "--monimeer", &ada])["tokens"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn ledger_credit_is_the_way_money_appears_and_verify_checks_it() {
+    let db = Db::new();
+    let ada = id(&db.ok(&["monimeer", "create", "--name", "Ada"])).to_owned();
+    let space = id(&db.ok(&["space", "create", "--name", "Shop", "--owner", &ada])).to_owned();
+    let main = db.main_account(&space);
+    let credit = |amount: &str, extra: &[&str]| {
+        let mut args = vec![
+            "ledger",
+            "credit",
+            "--space",
+            space.as_str(),
+            "--env",
+            "test",
+            "--account",
+            main.as_str(),
+            "--amount",
+            amount,
+        ];
+        args.extend_from_slice(extra);
+        db.ok(&args)
+    };
+    let first = credit("1500", &["--reference", "topup-1"]);
+    assert!(id(&first).starts_with("txn-"), "{first}");
+    assert_eq!(first["type"], "credit");
+    assert_eq!(first["amount"], json!({"currency": "SLE", "value": 1500}));
+    assert_eq!(first["reference"], "topup-1");
+    assert_eq!(first["financialAccountId"], main.as_str());
+    assert_eq!(first["balanceAfter"], 1500);
+    assert_eq!(first["ownershipGraph"]["owner"]["type"], "ledger_adjustment");
+    assert!(first["ownershipGraph"]["owner"]["id"].as_str().unwrap().starts_with("adj-"));
+    let second = credit("500", &[]);
+    assert_eq!(second["balanceAfter"], 2000);
+    assert!(second["reference"].as_str().is_some_and(|r| !r.is_empty()), "a reference is generated: {second}");
+    // The test main account is not in the live environment.
+    db.refused(
+        &["ledger", "credit", "--space", &space, "--env", "live", "--account", &main, "--amount", "5"],
+        "not found",
+    );
+
+    let report = db.ok(&["ledger", "verify"]);
+    assert_eq!(report["consistent"], true, "{report}");
+    assert_eq!((report["balanceTotal"].as_i64(), report["creditsMinusDebits"].as_i64()), (Some(2000), Some(2000)));
+
+    // Break the ledger behind the server's back: verify notices and exits non-zero.
+    db.store(async |store| {
+        sqlx::query(
+            "UPDATE financial_accounts SET balance = balance + 7 WHERE reference = 'main' AND environment = 'test'",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+    });
+    let out = db.admin(&["ledger", "verify"]);
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is still printed");
+    assert_eq!(report["consistent"], false);
+    assert_eq!(report["accountsNotMatchingEntries"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inconsistent"));
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_repeatable() {
+    let db = Db::new();
+    for _ in 0..2 {
+        let out = openmonime().args(["migrate", "--database", &db.url]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    }
+    assert!(db.dir.path().join("openmonime.db").exists());
+}
+
+// ---------------------------------------------------------------- serve
+
+/// A free port on the loopback: bind port 0, note the port, release it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `openmonime serve`, its stdout lines arriving on a channel and its stderr collected.
+struct Server {
+    child: Child,
+    port: u16,
+    stdout: mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Server {
+    fn start(db: &Db) -> Server {
+        let port = free_port();
+        let mut child = openmonime()
+            .args(["serve", "--database", &db.url, "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // Drained continuously so the log never fills the pipe and stalls the server.
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = err.read_to_string(&mut all);
+            all
+        });
+        let server = Server { child, port, stdout, stderr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Every stdout line printed so far.
+    fn printed(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it was clean, and the log.
+    fn terminate(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not stop within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status.success(), self.stderr.join().unwrap())
+    }
+
+    /// A blocking HTTP/1.1 GET; returns status and JSON body.
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}")))
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").expect("chunk size");
+        let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
+/// Waits for the quick-start block and returns (Space id, token id, token).
+fn quick_start(server: &Server) -> (String, String, String) {
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = server
+            .stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the quick-start block");
+        lines.push(line.clone());
+        if line.trim().starts_with("mon_test_") {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    let after = |marker: &str| {
+        text.split(marker).nth(1).map(|rest| rest.trim_start().split([' ', ',', '\n']).next().unwrap().to_owned())
+    };
+    let space = after("Space:").expect("a Space line");
+    let token_id = after("Test token (").expect("a token line");
+    let token = lines.last().unwrap().trim().to_owned();
+    assert!(space.starts_with("spc-") && token_id.starts_with("tok-"), "{text}");
+    (space, token_id, token)
+}
+
+#[test]
+fn serve_prints_a_quick_start_token_once_and_stops_cleanly_on_sigterm() {
+    let db = Db::new();
+    let server = Server::start(&db);
+    let (space, _, token) = quick_start(&server);
+    let bearer = format!("Bearer {token}");
+
+    let (status, root) = server.get("/", &[("Authorization", &bearer)]);
+    assert_eq!(status, 200, "{root}");
+    assert_eq!(root["status"], json!({"environment": "test", "isAuthenticated": true}));
+    assert_eq!(root["apiVersion"]["apiSchemas"]["openApi"], format!("http://127.0.0.1:{}/openapi.json", server.port));
+    let (_, anonymous) = server.get("/", &[]);
+    assert_eq!(anonymous["status"]["isAuthenticated"], false);
+
+    let (status, accounts) =
+        server.get("/v1/financial-accounts", &[("Authorization", &bearer), ("Monime-Space-Id", &space)]);
+    assert_eq!(status, 200, "{accounts}");
+    assert_eq!(accounts["result"][0]["reference"], "main");
+
+    let (clean, log) = server.terminate();
+    assert!(clean, "serve must exit 0 on SIGTERM; log:\n{log}");
+    assert!(!log.contains(&token), "the token reached the log");
+    assert!(!log.contains(&token[token.len() - 12..]), "part of the token reached the log");
+
+    // Second start on the same database: nothing is printed again, and the old token still works.
+    let server = Server::start(&db);
+    let (status, root) = server.get("/", &[("Authorization", &bearer)]);
+    assert_eq!((status, &root["status"]["isAuthenticated"]), (200, &json!(true)));
+    std::thread::sleep(Duration::from_millis(200));
+    let printed = server.printed();
+    let (clean, _) = server.terminate();
+    assert!(clean);
+    assert!(printed.iter().all(|l| !l.contains("mon_test_") && !l.contains("quick-start")), "{printed:?}");
+}
+
+#[test]
+fn a_revocation_by_the_cli_reaches_a_running_server_within_a_second() {
+    let db = Db::new();
+    let server = Server::start(&db);
+    let (space, token_id, token) = quick_start(&server);
+    let headers = [("Authorization", format!("Bearer {token}")), ("Monime-Space-Id", space)];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(server.get("/v1/financial-accounts", &headers).0, 200, "the token is cached now");
+
+    let revoked = db.ok(&["token", "revoke", &token_id]);
+    assert_eq!(revoked["status"], "REVOKED");
+    let started = Instant::now();
+    let refused = loop {
+        // 4 requests a second: under the default per-endpoint limit for test tokens.
+        std::thread::sleep(Duration::from_millis(250));
+        let (status, body) = server.get("/v1/financial-accounts", &headers);
+        if status == 401 {
+            break body;
+        }
+        assert!(status == 200 || status == 429, "{status} {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "still accepted {:?} after the revocation",
+            started.elapsed()
+        );
+    };
+    let elapsed = started.elapsed();
+    assert_eq!(refused["error"]["reason"], "token_revoked", "{refused}");
+    assert!(elapsed <= Duration::from_millis(1_250), "took {elapsed:?}");
+    let (clean, _) = server.terminate();
+    assert!(clean);
+}
