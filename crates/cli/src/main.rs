@@ -25,6 +25,12 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Operator commands that work on the database directly.
     Admin(admin::AdminArgs),
+    /// Print the OpenAPI document this server serves at /openapi.json.
+    Openapi {
+        /// The server URL to put in the document.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +50,12 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(args) => admin::run(args).await,
+            Command::Openapi { public_url } => {
+                let document =
+                    openmonime_http::openapi::document(&openmonime_http::handlers::route_table(), &public_url);
+                println!("{}", serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?);
+                Ok(())
+            }
         }
     });
     match result {

@@ -12,6 +12,7 @@ pub mod geoip;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
+pub mod openapi;
 pub mod ratelimit;
 pub mod state;
 pub mod usage;
@@ -29,9 +30,18 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let (api, _) = handlers::api_routes(state.clone()).finish();
+    let (api, routes) = handlers::api_routes(state.clone()).finish();
+    let document: axum::body::Bytes = serde_json::to_vec(&openapi::document(&routes, &state.config.public_url))
+        .expect("the OpenAPI document serializes")
+        .into();
     Router::new()
         .route("/", get(handlers::root::root))
+        .route(
+            "/openapi.json",
+            get(move || {
+                std::future::ready(([(axum::http::header::CONTENT_TYPE, "application/json")], document.clone()))
+            }),
+        )
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
         .merge(api)

@@ -22,14 +22,20 @@ pub struct RouteSpec {
 
 /// Builds the `/v1` router; the only way routes get into it is [`ApiRouter::route`].
 pub struct ApiRouter {
-    state: AppState,
+    /// `None` when only the table is wanted (documentation), with no server behind it.
+    state: Option<AppState>,
     router: Router<AppState>,
     specs: Vec<RouteSpec>,
 }
 
 impl ApiRouter {
     pub fn new(state: AppState) -> Self {
-        ApiRouter { state, router: Router::new(), specs: Vec::new() }
+        ApiRouter { state: Some(state), router: Router::new(), specs: Vec::new() }
+    }
+
+    /// Records the routes without building a router.
+    pub fn table_only() -> Self {
+        ApiRouter { state: None, router: Router::new(), specs: Vec::new() }
     }
 
     pub fn route<H, T>(
@@ -44,10 +50,12 @@ impl ApiRouter {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = MethodFilter::try_from(method.clone()).expect("standard method");
-        let guard = RouteGuard { state: self.state.clone(), access, endpoint: format!("{method} {path}").into() };
-        let guarded = on(filter, handler).layer(from_fn_with_state(guard, pipeline));
-        self.router = self.router.route(path, guarded);
+        if let Some(state) = &self.state {
+            let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+            let guard = RouteGuard { state: state.clone(), access, endpoint: format!("{method} {path}").into() };
+            let guarded = on(filter, handler).layer(from_fn_with_state(guard, pipeline));
+            self.router = std::mem::take(&mut self.router).route(path, guarded);
+        }
         self.specs.push(RouteSpec { method, path, operation, access });
         self
     }

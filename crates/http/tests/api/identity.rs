@@ -596,7 +596,7 @@ fn concrete(path: &str) -> String {
 async fn every_route_requires_exactly_its_declared_permission() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
-    let routes = openmonime_http::handlers::route_table(app.state.clone());
+    let routes = openmonime_http::handlers::route_table();
     assert!(routes.len() >= 11, "the money core alone has 11 operations");
     let (nothing, _) =
         app.token_with(&o.monimeer, TokenSpec { permissions: PermissionSet::EMPTY, ..TokenSpec::default() }).await;

@@ -11,5 +11,6 @@ mod cluster;
 mod foundation;
 mod identity;
 mod management;
+mod openapi_doc;
 mod ratelimits;
 mod transfers;
