@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod authz_matrix;
 mod cluster;
 mod foundation;
 mod identity;

@@ -1,0 +1,234 @@
+//! Issue 8: the authorization matrix, generated from the route table. Every route is tried under
+//! every refusal condition and must answer the expected status and reason; a route missing from
+//! [`shape`] fails the test, so no route can ship without appearing here.
+
+use crate::support::*;
+use openmonime_domain::entities::Tenant;
+use openmonime_domain::ids::SpaceId;
+use openmonime_domain::permission::{Permission, PermissionSet};
+use openmonime_domain::{token, Environment};
+use openmonime_http::auth::Access;
+use openmonime_http::handlers::route_table;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Ids of one financial account, ledger entry and transfer in one tenant.
+#[derive(Clone)]
+struct Objects {
+    account: String,
+    transaction: String,
+    transfer: String,
+}
+
+async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) -> Objects {
+    let tenant = Tenant { space_id: space.clone(), environment };
+    let main = app.main_account(space, environment).await;
+    app.fund(space, environment, &main, 1_000).await;
+    let other = app
+        .store()
+        .create_account(
+            &tenant,
+            &openmonime_store::ledger::NewAccount {
+                name: "o".into(),
+                currency: openmonime_domain::money::Currency::Sle,
+                reference: None,
+                description: None,
+                metadata: None,
+            },
+            None,
+            |_| String::new(),
+        )
+        .await
+        .unwrap();
+    let other = match other {
+        openmonime_store::Outcome::Fresh { value, .. } => value.id,
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+    };
+    let new = openmonime_store::ledger::NewTransfer {
+        amount: openmonime_domain::money::Money { currency: openmonime_domain::money::Currency::Sle, value: 10 },
+        source: main.clone(),
+        destination: other,
+        description: None,
+        metadata: None,
+    };
+    let transfer = match app.store().create_transfer(&tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
+        openmonime_store::Outcome::Fresh { value, .. } => value,
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+    };
+    let page = app
+        .store()
+        .list_transactions(&tenant, &Default::default(), openmonime_store::PageRequest { after: None, limit: 1 })
+        .await
+        .unwrap();
+    Objects { account: main.to_string(), transaction: page.items[0].id.to_string(), transfer: transfer.id.to_string() }
+}
+
+/// How to call a route: the concrete path for a tenant's objects, a valid body, and whether its
+/// `{id}` names a tenant object (so another tenant's id must answer 404).
+fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> {
+    let transfer_body = json!({"amount": {"currency": "SLE", "value": 1}, "sourceFinancialAccount": {"id": o.account}, "destinationFinancialAccount": {"id": o.transfer.replace("trn-", "fac-")}});
+    Some(match operation {
+        "ListFinancialAccounts" => ("/v1/financial-accounts".into(), None, false),
+        "CreateFinancialAccount" => {
+            ("/v1/financial-accounts".into(), Some(json!({"name": "n", "currency": "SLE"})), false)
+        }
+        "GetFinancialAccount" => (format!("/v1/financial-accounts/{}", o.account), None, true),
+        "UpdateFinancialAccount" => {
+            (format!("/v1/financial-accounts/{}", o.account), Some(json!({"description": "d"})), true)
+        }
+        "ListFinancialTransactions" => ("/v1/financial-transactions".into(), None, false),
+        "GetTransaction" => (format!("/v1/financial-transactions/{}", o.transaction), None, true),
+        "ListInternalTransfers" => ("/v1/internal-transfers".into(), None, false),
+        "CreateInternalTransfer" => ("/v1/internal-transfers".into(), Some(transfer_body), false),
+        "GetInternalTransfer" => (format!("/v1/internal-transfers/{}", o.transfer), None, true),
+        "PatchInternalTransfer" => {
+            (format!("/v1/internal-transfers/{}", o.transfer), Some(json!({"description": "d"})), true)
+        }
+        "DeleteInternalTransfer" => (format!("/v1/internal-transfers/{}", o.transfer), None, true),
+        "GetMe" => ("/v1/me".into(), None, false),
+        "ListAccessTokens" => ("/v1/access-tokens".into(), None, false),
+        "CreateAccessToken" => {
+            ("/v1/access-tokens".into(), Some(json!({"name": "n", "permissions": ["catalog:read"]})), false)
+        }
+        "GetAccessToken" => ("/v1/access-tokens/tok-unknown0000000000000000".into(), None, false),
+        "RevokeAccessToken" => ("/v1/access-tokens/tok-unknown0000000000000000/revoke".into(), Some(json!({})), false),
+        "RotateAccessToken" => ("/v1/access-tokens/tok-unknown0000000000000000/rotate".into(), Some(json!({})), false),
+        "ListSpaceMembers" => ("/v1/space-members".into(), None, false),
+        "AddSpaceMember" => (
+            "/v1/space-members".into(),
+            Some(json!({"monimeerId": "mmr-unknown000000000000000", "role": "viewer"})),
+            false,
+        ),
+        "UpdateSpaceMember" => {
+            ("/v1/space-members/mmr-unknown000000000000000".into(), Some(json!({"role": "viewer"})), false)
+        }
+        "RemoveSpaceMember" => ("/v1/space-members/mmr-unknown000000000000000".into(), None, false),
+        "ListSpaceRoles" => ("/v1/space-roles".into(), None, false),
+        "CreateSpaceRole" => ("/v1/space-roles".into(), Some(json!({"name": "matrix", "permissions": []})), false),
+        "UpdateSpaceRole" => ("/v1/space-roles/matrix".into(), Some(json!({"permissions": []})), false),
+        "DeleteSpaceRole" => ("/v1/space-roles/matrix".into(), None, false),
+        "GetSpacePolicies" | "UpdateSpacePolicies" => ("/v1/space-policies".into(), Some(json!({})), false),
+        "ListAuditEvents" => ("/v1/audit-events".into(), None, false),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn every_route_refuses_every_condition_with_the_expected_reason() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+    let mine = objects_in(&app, &owner.space, Environment::Test).await;
+    let live = objects_in(&app, &owner.space, Environment::Live).await;
+    let elsewhere = app.owner().await;
+    let theirs = objects_in(&app, &elsewhere.space, Environment::Test).await;
+    app.store().create_role(&owner.space, "nothing", PermissionSet::EMPTY).await.unwrap();
+    let powerless = app.member(&owner.space, "nothing").await;
+    let everything = PermissionSet::all();
+
+    let plain = |spec: TokenSpec| TokenSpec { environment: Environment::Test, ..spec };
+    let (valid, _) = app.token_with(&owner.monimeer, plain(TokenSpec::default())).await;
+    let (expired, _) = app
+        .token_with(
+            &owner.monimeer,
+            TokenSpec { expires_at: now_plus(time::Duration::seconds(-1)), ..Default::default() },
+        )
+        .await;
+    let (revoked, revoked_id) = app.token_with(&owner.monimeer, TokenSpec::default()).await;
+    app.store().revoke_token(&revoked_id).await.unwrap();
+    let departed = app.member(&owner.space, "owner").await;
+    let (offboarded, _) = app.token_with(&departed, TokenSpec::default()).await;
+    app.store().offboard_monimeer(&departed).await.unwrap();
+    let (bound_elsewhere, _) =
+        app.token_with(&owner.monimeer, TokenSpec { space: Some(elsewhere.space.clone()), ..Default::default() }).await;
+    let (allowlisted, _) = app
+        .token_with(
+            &owner.monimeer,
+            TokenSpec { allowed_ips: vec!["203.0.113.0/24".parse().unwrap()], ..Default::default() },
+        )
+        .await;
+    let (role_lacks, _) = app.token_with(&powerless, TokenSpec { permissions: everything, ..Default::default() }).await;
+    let mut garbled = valid.clone();
+    let last = garbled.pop().unwrap();
+    garbled.push(if last == 'A' { 'B' } else { 'A' });
+    let unknown_space = SpaceId::generate();
+
+    let routes = route_table();
+    assert!(routes.len() >= 28, "the matrix covers {} routes", routes.len());
+    let mut checked = 0;
+    for route in &routes {
+        let name = route.operation;
+        let (path, body, tenant_object) =
+            shape(name, &mine).unwrap_or_else(|| panic!("{name} is missing from the authorization matrix"));
+        let space_scoped = matches!(route.access, Access::Space(_));
+        let call = |token: Option<&str>, space: &SpaceId, path: &str| {
+            let mut req = app.client.request(route.method.clone(), app.url(path)).header("Idempotency-Key", idem_key());
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if space_scoped || name == "GetMe" {
+                req = req.header("Monime-Space-Id", space.as_str());
+            }
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            req
+        };
+        let expect = |label: &str, status: u16, body: &Value, want: u16, reason: &str| {
+            assert_eq!(
+                (status, body["error"]["reason"].as_str()),
+                (want, Some(reason)),
+                "{name} under `{label}`: {body}"
+            );
+        };
+
+        let cases: Vec<(&str, Option<&str>, u16, &str)> = vec![
+            ("no token", None, 401, "authorization_missing"),
+            ("bad checksum", Some(&garbled), 401, "token_checksum_invalid"),
+            ("expired", Some(&expired), 401, "token_expired"),
+            ("revoked", Some(&revoked), 401, "token_revoked"),
+            ("offboarded owner", Some(&offboarded), 401, "token_owner_offboarded"),
+        ];
+        for (label, token, want, reason) in cases {
+            let (status, _, b) = send(call(token, &owner.space, &path)).await;
+            expect(label, status, &b, want, reason);
+        }
+
+        // IP allowlist, directly and with a spoofed X-Forwarded-For from an untrusted peer.
+        let (status, _, b) = send(call(Some(&allowlisted), &owner.space, &path)).await;
+        expect("IP outside allowlist", status, &b, 403, "ip_not_allowed");
+        let (status, _, b) =
+            send(call(Some(&allowlisted), &owner.space, &path).header("X-Forwarded-For", "203.0.113.9")).await;
+        expect("spoofed X-Forwarded-For", status, &b, 403, "ip_not_allowed");
+
+        // The token lacks exactly this route's permission.
+        if let Some(needed) = route.access.permission() {
+            let lacking: PermissionSet = Permission::ALL.iter().copied().filter(|p| *p != needed).collect();
+            let (t, _) =
+                app.token_with(&owner.monimeer, TokenSpec { permissions: lacking, ..Default::default() }).await;
+            let (status, _, b) = send(call(Some(&t), &owner.space, &path)).await;
+            expect("token lacks permission", status, &b, 403, "permission_denied");
+            assert_eq!(b["error"]["details"][0]["missingFrom"], "token", "{name}");
+        }
+
+        if space_scoped {
+            let (status, _, b) = send(call(Some(&valid), &unknown_space, &path)).await;
+            expect("unknown Space", status, &b, 403, "space_access_denied");
+            let (status, _, b) = send(call(Some(&bound_elsewhere), &owner.space, &path)).await;
+            expect("Space binding mismatch", status, &b, 403, "token_space_mismatch");
+            let (status, _, b) = send(call(Some(&role_lacks), &owner.space, &path)).await;
+            expect("role lacks permission", status, &b, 403, "permission_denied");
+            assert_eq!(b["error"]["details"][0]["missingFrom"], "role", "{name}");
+        }
+
+        if tenant_object {
+            let other_env = shape(name, &live).unwrap().0;
+            let (status, _, b) = send(call(Some(&valid), &owner.space, &other_env)).await;
+            expect("wrong environment's object", status, &b, 404, "not_found");
+            let other_space = shape(name, &theirs).unwrap().0;
+            let (status, _, b) = send(call(Some(&valid), &owner.space, &other_space)).await;
+            expect("other Space's object", status, &b, 404, "not_found");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, routes.len());
+}
