@@ -120,3 +120,19 @@ fn monime_operations_match_the_official_document() {
     }
     assert_eq!(compared, 11, "every implemented Monime operation was compared");
 }
+
+#[test]
+fn the_api_reference_lists_every_route_with_its_permission() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md")).unwrap();
+    for route in route_table() {
+        let line = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", route.operation)))
+            .unwrap_or_else(|| panic!("docs/api.md does not list {}", route.operation));
+        assert!(line.contains(&format!("`{} {}`", route.method, route.path)), "{line}");
+        match route.access.permission() {
+            Some(p) => assert!(line.contains(&format!("`{}`", p.word())), "{line}"),
+            None => assert!(line.contains("any valid token"), "{line}"),
+        }
+    }
+}

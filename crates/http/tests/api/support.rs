@@ -223,6 +223,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::Header
 
 /// Asserts the error envelope with the given status and reason; returns the `error` object.
 pub fn assert_error(status: u16, body: &Value, want_status: u16, want_reason: &str) -> Value {
+    assert_documented(want_reason);
     assert_eq!(status, want_status, "status for {body}");
     assert_eq!(body["success"], false, "{body}");
     assert_eq!(body["messages"], serde_json::json!([]), "{body}");
@@ -230,7 +231,22 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_reason: &s
     assert_eq!(body["error"]["reason"], want_reason, "{body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     assert!(body["error"]["details"].is_array(), "{body}");
+    for detail in body["error"]["details"].as_array().unwrap() {
+        if let Some(reason) = detail["reason"].as_str() {
+            assert_documented(reason);
+        }
+    }
     body["error"].clone()
+}
+
+/// Every reason a test expects must be in the reason table of docs/api.md, so the table cannot
+/// fall behind the code.
+pub fn assert_documented(reason: &str) {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md")).expect("docs/api.md")
+    });
+    assert!(doc.contains(&format!("`{reason}`")), "reason `{reason}` is not documented in docs/api.md");
 }
 
 /// Says on the real stderr (not the test harness's captured one) that a test did not run.
