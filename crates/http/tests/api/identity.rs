@@ -150,16 +150,14 @@ async fn revoked_expired_and_offboarded_tokens_are_401() {
 async fn a_token_expiring_soon_works_until_it_expires() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
-    let (t, _) = app
-        .token_with(
-            &o.monimeer,
-            TokenSpec { expires_at: now_plus(time::Duration::milliseconds(600)), ..TokenSpec::default() },
-        )
-        .await;
+    let expires = openmonime_domain::time_fmt::now() + time::Duration::milliseconds(1_500);
+    let (t, _) = app.token_with(&o.monimeer, TokenSpec { expires_at: Some(expires), ..TokenSpec::default() }).await;
     let (status, _, body) = send(app.get(ACCOUNTS, &t, &o.space)).await;
     assert_eq!(status, 200, "{body}");
+    assert!(openmonime_domain::time_fmt::now() < expires, "too slow to observe the token before it expired");
     // The token is now cached; expiry is still checked on every request.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let left = expires - openmonime_domain::time_fmt::now() + time::Duration::milliseconds(100);
+    tokio::time::sleep(left.try_into().unwrap_or_default()).await;
     let (status, body) = list_accounts(&app, &t, &o.space).await;
     assert_error(status, &body, 401, "token_expired");
 }
