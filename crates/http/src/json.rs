@@ -87,3 +87,68 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         decode(&bytes).map(ApiJson)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::{access_tokens, financial_accounts, internal_transfers};
+    use proptest::prelude::*;
+
+    fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "[a-zA-Z0-9 _-]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        "name|currency|amount|value|id|metadata|description|reference|permissions"
+                            .prop_map(String::from),
+                        "[a-z]{1,8}"
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn each_body(bytes: &[u8]) -> Vec<Result<(), ApiError>> {
+        vec![
+            decode::<financial_accounts::CreateBody>(bytes).map(|_| ()),
+            decode::<financial_accounts::UpdateBody>(bytes).map(|_| ()),
+            decode::<internal_transfers::CreateBody>(bytes).map(|_| ()),
+            decode::<internal_transfers::PatchBody>(bytes).map(|_| ()),
+            decode::<access_tokens::CreateBody>(bytes).map(|_| ()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_or_answer_400(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            for result in each_body(&bytes) {
+                if let Err(e) = result {
+                    prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                }
+            }
+        }
+
+        #[test]
+        fn any_json_decodes_or_names_the_field(value in arbitrary_json()) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            for result in each_body(&bytes) {
+                if let Err(e) = result {
+                    prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                    prop_assert!(e.reason == "validation_failed", "valid JSON is never json_malformed: {}", e.message);
+                    prop_assert!(e.details[0]["field"].is_string());
+                }
+            }
+        }
+    }
+}

@@ -86,8 +86,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Clone)]
 pub struct LoggedTokenId(pub TokenId);
 
-/// Reads `Authorization: Bearer <token>` and validates the token (every 401 cause).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
+/// Reads `Authorization: Bearer <token>` and checks the token offline (format and checksum):
+/// every 401 that needs no lookup.
+pub fn presented_token(headers: &HeaderMap) -> ApiResult<&str> {
     let raw = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized("authorization_missing", "send `Authorization: Bearer <access token>`")
     })?;
@@ -104,20 +105,21 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ar
             )
         })?;
     match token::parse(presented) {
-        Ok(_) => {}
-        Err(TokenFormatError::Malformed) => {
-            return Err(ApiError::unauthorized(
-                "token_malformed",
-                "the bearer value is not a Monime access token (`mon_…` or `mon_test_…`)",
-            ))
-        }
-        Err(TokenFormatError::BadChecksum) => {
-            return Err(ApiError::unauthorized(
-                "token_checksum_invalid",
-                "the access token's checksum does not match: it was mistyped or truncated",
-            ))
-        }
+        Ok(_) => Ok(presented),
+        Err(TokenFormatError::Malformed) => Err(ApiError::unauthorized(
+            "token_malformed",
+            "the bearer value is not a Monime access token (`mon_…` or `mon_test_…`)",
+        )),
+        Err(TokenFormatError::BadChecksum) => Err(ApiError::unauthorized(
+            "token_checksum_invalid",
+            "the access token's checksum does not match: it was mistyped or truncated",
+        )),
     }
+}
+
+/// Validates the presented token against the store (through the cache): every 401 cause.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
+    let presented = presented_token(headers)?;
     let found = state.auth.token(&TokenHash::of(presented)).await?;
     let found =
         found.ok_or_else(|| ApiError::unauthorized("token_unknown", "no access token matches the one presented"))?;
@@ -150,7 +152,8 @@ pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
     })
 }
 
-fn space_header(headers: &HeaderMap) -> ApiResult<SpaceId> {
+/// Reads `Monime-Space-Id`: 400 when missing or malformed.
+pub fn space_header(headers: &HeaderMap) -> ApiResult<SpaceId> {
     let raw = headers.get("monime-space-id").ok_or_else(|| {
         ApiError::bad_request("space_id_missing", "this route is Space-scoped: send the `Monime-Space-Id` header")
     })?;
@@ -333,6 +336,51 @@ pub async fn pipeline(State(guard): State<RouteGuard>, mut request: Request, nex
                 tracing::info!(reason = err.reason, client_ip = %ip, "request refused");
             }
             err.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn headers(name: &'static str, value: &[u8]) -> Option<HeaderMap> {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_bytes(value).ok()?);
+        Some(h)
+    }
+
+    #[test]
+    fn a_minted_token_is_presented_and_its_neighbours_are_not() {
+        let minted = openmonime_domain::token::generate(openmonime_domain::Environment::Live);
+        let value = format!("Bearer {}", minted.plaintext.expose());
+        let h = headers("authorization", value.as_bytes()).unwrap();
+        assert_eq!(presented_token(&h).unwrap(), minted.plaintext.expose());
+        let h = headers("authorization", b"Basic abc").unwrap();
+        assert_eq!(presented_token(&h).unwrap_err().reason, "authorization_malformed");
+        assert_eq!(presented_token(&HeaderMap::new()).unwrap_err().reason, "authorization_missing");
+    }
+
+    proptest! {
+        #[test]
+        fn authorization_parsing_never_panics_and_refuses_with_a_401(value in proptest::collection::vec(any::<u8>(), 0..120)) {
+            if let Some(h) = headers("authorization", &value) {
+                if let Err(e) = presented_token(&h) {
+                    prop_assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+                }
+            }
+        }
+
+        #[test]
+        fn space_header_parsing_never_panics_and_refuses_with_a_400(value in proptest::collection::vec(any::<u8>(), 0..120)) {
+            if let Some(h) = headers("monime-space-id", &value) {
+                match space_header(&h) {
+                    Ok(id) => prop_assert!(id.as_str().starts_with("spc-") && id.as_str().len() <= 64),
+                    Err(e) => prop_assert_eq!(e.status, StatusCode::BAD_REQUEST),
+                }
+            }
         }
     }
 }
