@@ -1,0 +1,378 @@
+//! The benchmark's database ceiling: the SQL that openmonime issues for `GET
+//! /v1/financial-accounts/{id}` and for `POST /v1/internal-transfers`, issued directly through the
+//! same driver and pool (`Store::open(…).pool()`, the same pool size, the same SQLite pragmas and
+//! write serialization), with no HTTP, JSON parsing or authorization in front of it.
+//!
+//! ```text
+//! openmonime-bench-direct read     --database URL --space spc-… --env test --accounts FILE
+//!                                  [--seconds 5] [--concurrency 64]
+//! openmonime-bench-direct transfer --database URL --space spc-… --env test --accounts FILE
+//!                                  --monimeer mmr-… [--seconds 5] [--concurrency 32]
+//! ```
+//!
+//! `FILE` holds financial account ids (`fac-…`), one a line, all in that Space and environment and
+//! funded. Each run prints one JSON object: operations, rate, latency percentiles, errors.
+//! `transfer` writes exactly what the API writes (idempotency record, two guarded balance updates
+//! in a savepoint, a debit and a credit entry, the transfer row), so `openmonime admin ledger
+//! verify` still holds afterwards.
+
+use openmonime_domain::ids::{new_transaction_reference, FinancialTransactionId, InternalTransferId};
+use openmonime_domain::time_fmt;
+use openmonime_store::backend::StoreOptions;
+use openmonime_store::{Backend, Store};
+use rand::Rng;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Acquire, AnyConnection, Row};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The columns `get_account` selects and decodes.
+const ACCOUNT_SQL: &str = "SELECT seq, id, uvan, name, currency, reference, description, metadata, balance, \
+     created_at, updated_at FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3";
+
+struct Args {
+    mode: String,
+    database: String,
+    space: String,
+    env: String,
+    accounts: Vec<String>,
+    monimeer: String,
+    seconds: f64,
+    concurrency: usize,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: openmonime-bench-direct read|transfer --database URL --space SPC --env test|live --accounts FILE \
+         [--monimeer MMR] [--seconds S] [--concurrency N]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Result<Args, Error> {
+    let mut raw = std::env::args().skip(1);
+    let mode = raw.next().unwrap_or_else(|| usage());
+    if mode != "read" && mode != "transfer" {
+        usage();
+    }
+    let mut args = Args {
+        concurrency: if mode == "read" { 64 } else { 32 },
+        mode,
+        database: String::new(),
+        space: String::new(),
+        env: "test".into(),
+        accounts: Vec::new(),
+        monimeer: String::new(),
+        seconds: 5.0,
+    };
+    while let Some(flag) = raw.next() {
+        let value = raw.next().unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--database" => args.database = value,
+            "--space" => args.space = value,
+            "--env" => args.env = value,
+            "--monimeer" => args.monimeer = value,
+            "--seconds" => args.seconds = value.parse()?,
+            "--concurrency" => args.concurrency = value.parse()?,
+            "--accounts" => {
+                args.accounts = std::fs::read_to_string(&value)?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            _ => usage(),
+        }
+    }
+    if args.database.is_empty() || args.space.is_empty() || args.accounts.len() < 2 {
+        usage();
+    }
+    if args.mode == "transfer" && args.monimeer.is_empty() {
+        usage();
+    }
+    Ok(args)
+}
+
+/// What every worker shares.
+struct Shared {
+    store: Store,
+    args: Args,
+    /// SQLite only: the store serializes this process's writers on an async gate; so does this.
+    write_gate: Option<Mutex<()>>,
+}
+
+/// `get_account`: one row, every column decoded.
+async fn read_once(shared: &Shared, account: &str) -> Result<(), Error> {
+    let row = sqlx::query(ACCOUNT_SQL)
+        .bind(account)
+        .bind(&shared.args.space)
+        .bind(&shared.args.env)
+        .fetch_optional(shared.store.pool())
+        .await?
+        .ok_or("account not found")?;
+    decode_account(&row)
+}
+
+fn decode_account(row: &AnyRow) -> Result<(), Error> {
+    let _: i64 = row.try_get("seq")?;
+    for col in ["id", "uvan", "name", "currency"] {
+        let _: String = row.try_get(col)?;
+    }
+    for col in ["reference", "description", "metadata"] {
+        let _: Option<String> = row.try_get(col)?;
+    }
+    let _: i64 = row.try_get("balance")?;
+    let _: i64 = row.try_get("created_at")?;
+    let _: Option<i64> = row.try_get("updated_at")?;
+    Ok(())
+}
+
+/// Adds `delta` under the same guard as the ledger; `None` when the guard refuses.
+async fn apply_delta(
+    conn: &mut AnyConnection,
+    s: &Shared,
+    account: &str,
+    delta: i64,
+    now: i64,
+) -> Result<Option<i64>, Error> {
+    let row = sqlx::query(
+        "UPDATE financial_accounts SET balance = balance + $1, updated_at = $2 \
+         WHERE id = $3 AND space_id = $4 AND environment = $5 \
+           AND balance + $1 >= 0 AND ($1 <= 0 OR balance <= $6 - $1) \
+         RETURNING balance",
+    )
+    .bind(delta)
+    .bind(now)
+    .bind(account)
+    .bind(&s.args.space)
+    .bind(&s.args.env)
+    .bind(i64::MAX)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
+}
+
+/// `create_transfer` with an idempotency claim, statement for statement.
+async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64) -> Result<(), Error> {
+    let _gate = match &s.write_gate {
+        Some(gate) => Some(gate.lock().await),
+        None => None,
+    };
+    let pool = s.store.pool();
+    let mut tx = match s.store.backend() {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    let (space, env) = (s.args.space.as_str(), s.args.env.as_str());
+    let key = format!("direct-{}", InternalTransferId::generate());
+    let fingerprint: String = (0..32).map(|_| format!("{:02x}", rand::thread_rng().gen::<u8>())).collect();
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_records (space_id, environment, monimeer_id, idem_key, fingerprint, response_body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(space)
+    .bind(env)
+    .bind(&s.args.monimeer)
+    .bind(&key)
+    .bind(&fingerprint)
+    .bind(time_fmt::to_micros(time_fmt::now()))
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Err("idempotency key collision".into());
+    }
+    for account in [source, destination] {
+        let row =
+            sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
+                .bind(account)
+                .bind(space)
+                .bind(env)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or("account not found")?;
+        let _: String = row.try_get("currency")?;
+    }
+    let now = time_fmt::to_micros(time_fmt::now());
+    let id = InternalTransferId::generate();
+    let reference = new_transaction_reference();
+    let mut moves = [(source, -amount), (destination, amount)];
+    moves.sort_by(|a, b| a.0.cmp(b.0));
+    let mut savepoint = tx.begin().await?;
+    let mut after = [None, None];
+    for (i, (account, delta)) in moves.iter().enumerate() {
+        after[i] = apply_delta(&mut savepoint, s, account, *delta, now).await?;
+        if after[i].is_none() {
+            break;
+        }
+    }
+    let settled = after.iter().all(Option::is_some);
+    if settled {
+        for (i, (account, delta)) in moves.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
+                 reference, owner_id, owner_type, owner_metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(FinancialTransactionId::generate().as_str())
+            .bind(space)
+            .bind(env)
+            .bind(*account)
+            .bind(if *delta < 0 { "debit" } else { "credit" })
+            .bind("SLE")
+            .bind(amount)
+            .bind(after[i].expect("settled"))
+            .bind(&reference)
+            .bind(id.as_str())
+            .bind("internal_transfer")
+            .bind(None::<String>)
+            .bind(now)
+            .execute(&mut *savepoint)
+            .await?;
+        }
+        savepoint.commit().await?;
+    } else {
+        savepoint.rollback().await?;
+    }
+    let status = if settled { "completed" } else { "failed" };
+    let (failure_code, failure_message) = if settled {
+        (None, None)
+    } else {
+        (Some("fund_insufficient"), Some("the source account's available balance is lower than the amount"))
+    };
+    sqlx::query(
+        "INSERT INTO internal_transfers (id, space_id, environment, status, currency, amount, source_id, destination_id, \
+         transaction_reference, description, failure_code, failure_message, metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(id.as_str())
+    .bind(space)
+    .bind(env)
+    .bind(status)
+    .bind("SLE")
+    .bind(amount)
+    .bind(source)
+    .bind(destination)
+    .bind(settled.then_some(reference.as_str()))
+    .bind(None::<String>)
+    .bind(failure_code)
+    .bind(failure_message)
+    .bind(None::<String>)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // The response body the API records for replays: about the same size as the real one.
+    let body = json!({"success": true, "messages": [], "result": {
+        "id": id.as_str(), "status": status, "amount": {"currency": "SLE", "value": amount},
+        "sourceFinancialAccount": {"id": source}, "destinationFinancialAccount": {"id": destination},
+        "financialTransactionReference": reference, "description": null, "failureDetail": null,
+        "createTime": time_fmt::rfc3339(time_fmt::from_micros(now)), "updateTime": time_fmt::rfc3339(time_fmt::from_micros(now)),
+        "metadata": null}})
+    .to_string();
+    sqlx::query(
+        "UPDATE idempotency_records SET response_body = $1 \
+         WHERE space_id = $2 AND environment = $3 AND monimeer_id = $4 AND idem_key = $5",
+    )
+    .bind(&body)
+    .bind(space)
+    .bind(env)
+    .bind(&s.args.monimeer)
+    .bind(&key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if settled {
+        Ok(())
+    } else {
+        Err("fund_insufficient".into())
+    }
+}
+
+/// One worker: operations until the deadline; returns each one's latency and the error count.
+async fn worker(shared: Arc<Shared>, deadline: Instant) -> (Vec<Duration>, u64) {
+    let mut latencies = Vec::new();
+    let mut errors = 0u64;
+    let n = shared.args.accounts.len();
+    while Instant::now() < deadline {
+        let (a, b) = {
+            let mut rng = rand::thread_rng();
+            let a = rng.gen_range(0..n);
+            let mut b = rng.gen_range(0..n - 1);
+            if b >= a {
+                b += 1;
+            }
+            (a, b)
+        };
+        let started = Instant::now();
+        let result = if shared.args.mode == "read" {
+            read_once(&shared, &shared.args.accounts[a]).await
+        } else {
+            transfer_once(&shared, &shared.args.accounts[a], &shared.args.accounts[b], 1).await
+        };
+        latencies.push(started.elapsed());
+        if let Err(e) = result {
+            if errors == 0 {
+                eprintln!("{}: {e}", shared.args.mode);
+            }
+            errors += 1;
+        }
+    }
+    (latencies, errors)
+}
+
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Error> {
+    let args = parse_args()?;
+    let store = Store::open(&args.database, StoreOptions::default()).await?;
+    let write_gate = (store.backend() == Backend::Sqlite).then(|| Mutex::new(()));
+    let shared = Arc::new(Shared { store, args, write_gate });
+    // Warm the pool the way a running server's would be.
+    read_once(&shared, &shared.args.accounts[0]).await?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(shared.args.seconds);
+    let tasks: Vec<_> = (0..shared.args.concurrency).map(|_| tokio::spawn(worker(shared.clone(), deadline))).collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let ok = latencies.len() as u64 - errors;
+    let report = json!({
+        "mode": shared.args.mode,
+        "backend": format!("{:?}", shared.store.backend()).to_lowercase(),
+        "concurrency": shared.args.concurrency,
+        "seconds": elapsed,
+        "operations": latencies.len(),
+        "errors": errors,
+        "rate": ok as f64 / elapsed,
+        "p50_ms": percentile_ms(&latencies, 50.0),
+        "p90_ms": percentile_ms(&latencies, 90.0),
+        "p99_ms": percentile_ms(&latencies, 99.0),
+    });
+    println!("{report}");
+    shared.store.close().await;
+    Ok(())
+}

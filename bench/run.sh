@@ -1,0 +1,518 @@
+#!/usr/bin/env bash
+# openmonime's benchmark harness: the one entry point (see bench/README.md and BENCHMARKS.md).
+#
+#   bash bench/run.sh            the full run (about 10 minutes after the build): every
+#                                measurement repeated, interleaved with its reference, medians
+#   bash bench/run.sh --smoke    about a second per step: checks that every step runs and yields
+#                                numbers; asserts nothing about speed (what CI runs)
+#
+# Options:
+#   --smoke          as above
+#   --no-postgres    skip the PostgreSQL runs even when a server answers
+#   --no-build       reuse the release binaries already in target/release
+#   --out DIR        where the results file goes (default: bench/results)
+# Environment:
+#   BENCH_PG_URL     an administrative PostgreSQL URL (default
+#                    postgres://postgres:postgres@127.0.0.1:5432/postgres); the harness creates
+#                    fresh databases there and drops them afterwards
+#   BENCH_SECONDS, BENCH_REPS, BENCH_ACCOUNT_COUNT
+#                    override the seconds per load run, the repetitions, the funded accounts
+#
+# What it does: builds openmonime, the baseline server (bench/baseline) and the direct-SQL driver
+# (bench/direct) in release mode; installs wrk (and curl) from Debian's packages if missing;
+# starts everything on loopback; drives load with wrk; writes bench/results/<timestamp>.md (plus
+# the raw .tsv). Every process it starts is stopped on exit, every database it creates dropped.
+# It exits non-zero if any step fails or yields no numbers.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODE=full
+USE_PG=1
+BUILD=1
+OUT_DIR="$ROOT/bench/results"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) MODE=smoke ;;
+    --no-postgres) USE_PG=0 ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT_DIR=$2; shift ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$MODE" = smoke ]; then
+  SECONDS_PER_RUN=${BENCH_SECONDS:-1}
+  REPS=${BENCH_REPS:-1}
+  ACCOUNTS=${BENCH_ACCOUNT_COUNT:-20}
+  STARTUP_REPS=1
+  REVOCATIONS=2
+  PGBENCH_SCALE=1
+else
+  SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+  REPS=${BENCH_REPS:-3}
+  ACCOUNTS=${BENCH_ACCOUNT_COUNT:-1000}
+  STARTUP_REPS=5
+  REVOCATIONS=20
+  PGBENCH_SCALE=32
+fi
+WRK_THREADS=2
+PG_ADMIN_URL=${BENCH_PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
+BIN="$ROOT/target/release"
+export BENCH_WRK_DIR="$ROOT/bench/wrk"
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: every process started and every database created is recorded here and undone on exit.
+WORK=$(mktemp -d /tmp/openmonime-bench.XXXXXX)
+PIDS=()
+PG_DBS=()
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+  for db in "${PG_DBS[@]}"; do
+    psql "$PG_ADMIN_URL" -qtAc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
+      log "could not drop database $db"
+  done
+  if [ $status -ne 0 ] && [ -d "$WORK" ]; then
+    log "exit status $status; logs kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Tools.
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || die "$* missing and no apt-get to install it with"
+  if [ $APT_UPDATED = 0 ]; then
+    apt-get update -qq >&2 || die "apt-get update"
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 || die "apt-get install $*"
+}
+command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pg_available() {
+  [ $USE_PG = 1 ] || return 1
+  if ! command -v pg_isready >/dev/null; then
+    port_open 5432 || return 1
+    log "PostgreSQL answers on 5432; installing its client tools"
+    apt_install postgresql-client
+  fi
+  pg_isready -h 127.0.0.1 -p 5432 -q || return 1
+  command -v pgbench >/dev/null || apt_install postgresql-client
+  psql "$PG_ADMIN_URL" -qtAc 'SELECT 1' >/dev/null 2>&1 || { log "cannot log in with BENCH_PG_URL"; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build once, in release mode (the baseline and the direct driver share the profile).
+if [ $BUILD = 1 ]; then
+  log "building in release mode ($MODE run)"
+  (cd "$ROOT" && cargo build --release --quiet -p openmonime -p openmonime-bench-baseline -p openmonime-bench-direct) ||
+    die "cargo build --release"
+fi
+for b in openmonime openmonime-bench-baseline openmonime-bench-direct; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b missing (run without --no-build)"
+done
+
+SERVE_FLAGS=()
+RATE_LIMIT_NOTE="the server had no rate limits when this ran"
+if "$BIN/openmonime" serve --help | grep -q -- '--rate-limits'; then
+  SERVE_FLAGS+=(--rate-limits off)
+  RATE_LIMIT_NOTE="rate limits disabled for every run (\`serve --rate-limits off\`)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Results: one line per sample, "metric<TAB>name<TAB>value"; medians are taken at the end.
+export BENCH_ACCOUNTS_FILE="$WORK/accounts.txt"
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
+# kv KEY LINE: the value of KEY=… in a "BENCH k=v …" line, or of "KEY":… in a JSON line.
+kv() { printf '%s\n' "$2" | tr ' ,{}' '\n\n\n\n' | sed -n "s/^\"\\{0,1\\}$1\"\\{0,1\\}[=:]//p" | head -n 1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "nan" }'; }
+
+NEXT_PORT=$((20000 + RANDOM % 20000))
+free_port() {
+  while port_open "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  PORT=$NEXT_PORT
+  NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+now_ns() { date +%s%N; }
+
+wait_http() { # URL PID [seconds]: until URL answers 200, or fail if the process died
+  local deadline=$(($(date +%s) + ${3:-60}))
+  until curl -fs -o /dev/null "$1"; do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(date +%s)" -lt $deadline ] || return 1
+    sleep 0.05
+  done
+}
+
+# start_openmonime NAME DATABASE_URL: sets OM_PID, OM_URL; quick-start output in $WORK/NAME.out.
+start_openmonime() {
+  free_port
+  "$BIN/openmonime" serve --database "$2" --listen "127.0.0.1:$PORT" "${SERVE_FLAGS[@]}" \
+    >"$WORK/$1.out" 2>"$WORK/$1.log" &
+  OM_PID=$!
+  PIDS+=("$OM_PID")
+  OM_URL="http://127.0.0.1:$PORT"
+  wait_http "$OM_URL/healthz" "$OM_PID" || { tail -n 20 "$WORK/$1.log" >&2; die "openmonime ($1) did not start"; }
+}
+
+# start_baseline NAME BODY_BYTES: sets BASE_URL.
+start_baseline() {
+  free_port
+  "$BIN/openmonime-bench-baseline" --listen "127.0.0.1:$PORT" --body-bytes "$2" >"$WORK/$1.out" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  BASE_URL="http://127.0.0.1:$PORT"
+  wait_http "$BASE_URL/" "$pid" || die "baseline ($1) did not start"
+}
+
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# quick-start credentials of a server's fresh database
+read_quickstart() {
+  TOKEN=$(grep -o 'mon_test_[A-Za-z0-9]*' "$WORK/$1.out" | head -n 1)
+  SPACE=$(sed -n 's/^ *Space: *\(spc-[A-Za-z0-9]*\).*/\1/p' "$WORK/$1.out" | head -n 1)
+  MONIMEER=$(sed -n 's/^ *Monimeer (owner): *\(mmr-[A-Za-z0-9]*\).*/\1/p' "$WORK/$1.out" | head -n 1)
+  [ -n "$TOKEN" ] && [ -n "$SPACE" ] && [ -n "$MONIMEER" ] || die "no quick-start token in $1's output"
+}
+
+# run_wrk NAME CONNECTIONS SCRIPT URL [extra wrk args]: records rps/p50/p99 under NAME; sets RPS.
+run_wrk() {
+  local name=$1 conns=$2 script=$3 url=$4
+  shift 4
+  local out="$WORK/wrk-$name.txt"
+  BENCH_RUN_TAG="$name-$RANDOM$RANDOM" wrk -t"$WRK_THREADS" -c"$conns" -d"${SECONDS_PER_RUN}s" --timeout 10s \
+    -s "$BENCH_WRK_DIR/$script" "$@" "$url" >"$out" 2>&1 || { cat "$out" >&2; die "wrk $name"; }
+  local line
+  line=$(grep '^BENCH ' "$out" | tail -n 1) || true
+  [ -n "$line" ] || { cat "$out" >&2; die "wrk $name printed no report"; }
+  local requests non2xx
+  requests=$(kv requests "$line")
+  non2xx=$(kv non2xx "$line")
+  [ "${requests:-0}" -gt 0 ] || { cat "$out" >&2; die "wrk $name: no request completed"; }
+  [ "${non2xx:-1}" = 0 ] || { cat "$out" >&2; die "wrk $name: $non2xx answers were not 2xx"; }
+  RPS=$(kv rps "$line")
+  record rps "$name" "$RPS"
+  record p50_ms "$name" "$(kv p50_ms "$line")"
+  record p99_ms "$name" "$(kv p99_ms "$line")"
+  local socket_errors=$(($(kv connect_errors "$line") + $(kv read_errors "$line") + $(kv write_errors "$line") + $(kv timeouts "$line")))
+  record socket_errors "$name" "$socket_errors"
+  log "  $name: $RPS req/s, p99 $(kv p99_ms "$line") ms"
+}
+
+# run_direct NAME MODE DATABASE_URL CONCURRENCY: the same SQL through the same driver; sets RPS.
+run_direct() {
+  local name=$1 mode=$2 db=$3 conc=$4 out="$WORK/direct-$1.txt"
+  "$BIN/openmonime-bench-direct" "$mode" --database "$db" --space "$SPACE" --env test --accounts "$WORK/accounts.txt" \
+    --monimeer "$MONIMEER" --seconds "$SECONDS_PER_RUN" --concurrency "$conc" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "direct $name"; }
+  local line
+  line=$(grep '^{' "$out" | tail -n 1) || true
+  [ -n "$line" ] || { cat "$out" >&2; die "direct $name printed no report"; }
+  [ "$(kv errors "$line")" = 0 ] || { cat "$out" >&2; die "direct $name had errors"; }
+  RPS=$(kv rate "$line")
+  record rps "$name" "$RPS"
+  record p50_ms "$name" "$(kv p50_ms "$line")"
+  record p99_ms "$name" "$(kv p99_ms "$line")"
+  log "  $name: $RPS ops/s, p99 $(kv p99_ms "$line") ms"
+}
+
+memory_of() { # PID NAME: peak and current resident memory, MiB
+  local hwm rss
+  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$1/status")
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
+  [ -n "$hwm" ] || die "no VmHWM for $2"
+  record vmhwm_mib "$2" "$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')"
+  record vmrss_mib "$2" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+  log "  $2 memory: peak $((hwm / 1024)) MiB, now $((rss / 1024)) MiB"
+}
+
+# setup_accounts NAME DATABASE_URL: ACCOUNTS accounts created through the API, each funded with
+# `openmonime admin ledger credit`; ids in $WORK/accounts.txt.
+setup_accounts() {
+  local name=$1 db=$2 cfg="$WORK/create-$1.curl" started
+  started=$(now_ns)
+  : >"$cfg"
+  for i in $(seq 1 "$ACCOUNTS"); do
+    [ "$i" = 1 ] || echo next >>"$cfg"
+    cat >>"$cfg" <<EOF
+url = "$OM_URL/v1/financial-accounts"
+header = "Authorization: Bearer $TOKEN"
+header = "Monime-Space-Id: $SPACE"
+header = "Content-Type: application/json"
+header = "Idempotency-Key: bench-account-$i"
+data = "{\"name\":\"bench-$i\",\"currency\":\"SLE\"}"
+write-out = "\\n"
+EOF
+  done
+  curl -s -K "$cfg" >"$WORK/create-$name.json" || die "creating accounts ($name)"
+  grep -o '"id":"fac-[A-Za-z0-9]*"' "$WORK/create-$name.json" | cut -d'"' -f4 >"$WORK/accounts.txt"
+  [ "$(wc -l <"$WORK/accounts.txt")" -eq "$ACCOUNTS" ] ||
+    { head -c 600 "$WORK/create-$name.json" >&2; die "expected $ACCOUNTS accounts ($name)"; }
+  while read -r account; do
+    "$BIN/openmonime" admin --database "$db" ledger credit --space "$SPACE" --env test --account "$account" \
+      --amount 1000000000 >/dev/null || die "funding $account ($name)"
+  done <"$WORK/accounts.txt"
+  log "  $ACCOUNTS accounts created and funded in $((($(now_ns) - started) / 1000000)) ms"
+}
+
+# ledger_runs NAME DATABASE_URL: reads and transfers, API vs direct, interleaved.
+ledger_runs() {
+  local name=$1 db=$2
+  for rep in $(seq 1 "$REPS"); do
+    log "$name: rep $rep/$REPS"
+    run_wrk "account_get_$name" 64 accounts.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
+    local api=$RPS
+    run_direct "account_get_direct_$name" read "$db" 64
+    record ratio "account_get_$name/direct" "$(ratio "$api" "$RPS")"
+    run_wrk "transfer_$name" 32 transfers.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
+    api=$RPS
+    run_direct "transfer_direct_$name" transfer "$db" 32
+    record ratio "transfer_$name/direct" "$(ratio "$api" "$RPS")"
+    if [ "$name" = postgres ]; then
+      run_pgbench
+      record ratio "transfer_postgres/pgbench" "$(ratio "$api" "$RPS")"
+    fi
+  done
+}
+
+run_pgbench() {
+  local out="$WORK/pgbench.txt"
+  pgbench -n -c 32 -j 2 -T "$SECONDS_PER_RUN" "$PGBENCH_URL" >"$out" 2>&1 || { cat "$out" >&2; die "pgbench"; }
+  RPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | head -n 1)
+  [ -n "$RPS" ] || { cat "$out" >&2; die "pgbench printed no tps"; }
+  record rps pgbench_tpcb "$RPS"
+  record p50_ms pgbench_tpcb "$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out" | head -n 1)"
+  log "  pgbench: $RPS tps"
+}
+
+fresh_pg_db() { # PREFIX: creates a database, sets DB_URL
+  local db="bench_$1_$(date +%s)_$$"
+  psql "$PG_ADMIN_URL" -qtAc "CREATE DATABASE \"$db\"" >/dev/null || die "creating database $db"
+  PG_DBS+=("$db")
+  DB_URL="${PG_ADMIN_URL%/*}/$db"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. Start to first answered request, empty SQLite database.
+log "start to first answered request (empty SQLite), $STARTUP_REPS times"
+for rep in $(seq 1 "$STARTUP_REPS"); do
+  dir="$WORK/startup-$rep"
+  mkdir -p "$dir"
+  free_port
+  started=$(now_ns)
+  "$BIN/openmonime" serve --database "sqlite:$dir/db.sqlite" --listen "127.0.0.1:$PORT" "${SERVE_FLAGS[@]}" \
+    >"$dir/out" 2>"$dir/log" &
+  pid=$!
+  PIDS+=("$pid")
+  until curl -fs -o /dev/null "http://127.0.0.1:$PORT/"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/log" >&2; die "openmonime exited during startup"; }
+    [ $(($(now_ns) - started)) -lt 30000000000 ] || die "no answer 30 s after start"
+  done
+  ms=$(awk -v ns=$(($(now_ns) - started)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+  record startup_ms sqlite_empty "$ms"
+  log "  answered after $ms ms"
+  stop_pid "$pid"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 2. GET / against the baseline, then the ledger, on SQLite.
+log "openmonime on an empty SQLite database"
+mkdir -p "$WORK/sqlite"
+SQLITE_URL="sqlite:$WORK/sqlite/db.sqlite"
+start_openmonime sqlite "$SQLITE_URL"
+SQLITE_PID=$OM_PID
+read_quickstart sqlite
+size_token=$(curl -fs -o /dev/null -w '%{size_download}' -H "Authorization: Bearer $TOKEN" "$OM_URL/")
+size_anon=$(curl -fs -o /dev/null -w '%{size_download}' "$OM_URL/")
+record body_bytes root_token "$size_token"
+record body_bytes root_anon "$size_anon"
+start_baseline baseline_token "$size_token"
+BASE_TOKEN_URL=$BASE_URL
+start_baseline baseline_anon "$size_anon"
+BASE_ANON_URL=$BASE_URL
+[ "$(curl -fs -o /dev/null -w '%{size_download}' "$BASE_TOKEN_URL/")" = "$size_token" ] || die "baseline body size"
+
+for rep in $(seq 1 "$REPS"); do
+  log "GET /: rep $rep/$REPS"
+  run_wrk baseline_token 64 plain.lua "$BASE_TOKEN_URL/" -H "Authorization: Bearer $TOKEN"
+  base=$RPS
+  run_wrk root_token 64 plain.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN"
+  record ratio "root_token/baseline" "$(ratio "$RPS" "$base")"
+  run_wrk baseline_anon 64 plain.lua "$BASE_ANON_URL/"
+  base=$RPS
+  run_wrk root_anon 64 plain.lua "$OM_URL/"
+  record ratio "root_anon/baseline" "$(ratio "$RPS" "$base")"
+done
+
+log "SQLite ledger: $ACCOUNTS accounts"
+setup_accounts sqlite "$SQLITE_URL"
+ledger_runs sqlite "$SQLITE_URL"
+memory_of "$SQLITE_PID" server_sqlite
+"$BIN/openmonime" admin --database "$SQLITE_URL" ledger verify >"$WORK/verify-sqlite.txt" 2>&1 ||
+  { cat "$WORK/verify-sqlite.txt" >&2; die "ledger verify (SQLite)"; }
+stop_pid "$SQLITE_PID"
+
+# ---------------------------------------------------------------------------------------------
+# 3. PostgreSQL: the ledger, pgbench on the same server, revocation seen by a second node.
+PG_RAN=0
+if pg_available; then
+  PG_RAN=1
+  PG_VERSION=$(psql "$PG_ADMIN_URL" -qtAc 'SHOW server_version' 2>/dev/null || echo unknown)
+  log "pgbench: initializing a scratch database (scale $PGBENCH_SCALE)"
+  fresh_pg_db pgbench
+  PGBENCH_URL=$DB_URL
+  pgbench -i -q -s "$PGBENCH_SCALE" "$PGBENCH_URL" >"$WORK/pgbench-init.txt" 2>&1 ||
+    { cat "$WORK/pgbench-init.txt" >&2; die "pgbench -i"; }
+
+  log "openmonime on a fresh PostgreSQL database"
+  fresh_pg_db om
+  PG_URL=$DB_URL
+  start_openmonime postgres "$PG_URL"
+  PG_PID=$OM_PID
+  read_quickstart postgres
+  setup_accounts postgres "$PG_URL"
+  ledger_runs postgres "$PG_URL"
+  memory_of "$PG_PID" server_postgres
+  "$BIN/openmonime" admin --database "$PG_URL" ledger verify >"$WORK/verify-pg.txt" 2>&1 ||
+    { cat "$WORK/verify-pg.txt" >&2; die "ledger verify (PostgreSQL)"; }
+
+  log "revocation seen by a second node, $REVOCATIONS times"
+  NODE1_URL=$OM_URL
+  start_openmonime postgres_node2 "$PG_URL"
+  NODE2_URL=$OM_URL
+  for i in $(seq 1 "$REVOCATIONS"); do
+    created=$("$BIN/openmonime" admin --database "$PG_URL" --json token create --monimeer "$MONIMEER" \
+      --name "bench-revoke-$i" --env test --permissions financial-accounts:read --space "$SPACE" --expires-in 1d) ||
+      die "token create"
+    tok=$(printf '%s' "$created" | grep -o '"token":"mon_test_[A-Za-z0-9]*"' | cut -d'"' -f4)
+    tok_id=$(printf '%s' "$created" | grep -o '"id":"tok-[A-Za-z0-9]*"' | cut -d'"' -f4)
+    [ -n "$tok" ] && [ -n "$tok_id" ] || die "no token in: $created"
+    for node in "$NODE1_URL" "$NODE2_URL"; do # both nodes cache the token as valid
+      code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" -H "Monime-Space-Id: $SPACE" \
+        "$node/v1/financial-accounts")
+      [ "$code" = 200 ] || die "fresh token answered $code"
+    done
+    started=$(now_ns)
+    "$BIN/openmonime" admin --database "$PG_URL" token revoke "$tok_id" >/dev/null || die "token revoke"
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" -H "Monime-Space-Id: $SPACE" \
+      "$NODE2_URL/v1/financial-accounts")" = 401 ]; do
+      [ $(($(now_ns) - started)) -lt 30000000000 ] || die "revocation not seen by node 2 within 30 s"
+    done
+    ms=$(awk -v ns=$(($(now_ns) - started)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+    record revocation_ms postgres_node2 "$ms"
+  done
+  log "  revocation latencies (ms): $(awk -F'\t' '$1 == "revocation_ms" { printf "%s ", $3 }' "$RESULTS")"
+else
+  log "PostgreSQL not reachable (or --no-postgres): skipping its runs"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. The results file.
+mkdir -p "$OUT_DIR"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+md="$OUT_DIR/$stamp.md"
+[ "$MODE" = full ] || md="$OUT_DIR/$stamp-smoke.md"
+cp "$RESULTS" "${md%.md}.tsv"
+
+# medians: "metric<TAB>name<TAB>median<TAB>n<TAB>min<TAB>max<TAB>samples" (mawk has no asort)
+medians() {
+  awk -F'\t' '
+    { key = $1 "\t" $2; if (!(key in n)) order[++keys] = key; v[key, ++n[key]] = $3 + 0; s[key] = s[key] " " $3 }
+    END {
+      for (k = 1; k <= keys; k++) {
+        key = order[k]; m = n[key]
+        for (i = 1; i <= m; i++) a[i] = v[key, i]
+        for (i = 2; i <= m; i++) { x = a[i]; j = i - 1; while (j > 0 && a[j] > x) { a[j + 1] = a[j]; j-- } a[j + 1] = x }
+        med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+        printf "%s\t%s\t%d\t%s\t%s\t%s\n", key, med, m, a[1], a[m], s[key]
+      }
+    }' "$RESULTS"
+}
+medians >"$WORK/medians.tsv"
+med() { awk -F'\t' -v m="$1" -v n="$2" '$1 == m && $2 == n { print $3 }' "$WORK/medians.tsv"; }
+maxof() { awk -F'\t' -v m="$1" -v n="$2" '$1 == m && $2 == n { print $6 }' "$WORK/medians.tsv"; }
+p99of() { # percentile 99 of all samples of a metric (nearest rank)
+  awk -F'\t' -v m="$1" -v n="$2" '$1 == m && $2 == n { a[++k] = $3 + 0 }
+    END { for (i = 2; i <= k; i++) { x = a[i]; j = i - 1; while (j > 0 && a[j] > x) { a[j + 1] = a[j]; j-- } a[j + 1] = x }
+          r = int(0.99 * k + 0.999999); if (r < 1) r = 1; if (k) print a[r] }' "$RESULTS"
+}
+verdict() { # VALUE OP LIMIT
+  [ -n "$1" ] || { echo "not measured"; return; }
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { ok = (op == ">=") ? (v >= l) : (v <= l); print (ok ? "met" : "**missed**") }'
+}
+
+{
+  echo "# openmonime benchmark results ($MODE run, $stamp)"
+  echo
+  [ "$MODE" = smoke ] && echo "Smoke run: one short sample per step; it shows the harness works, not how fast anything is." && echo
+  echo "- commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- crates 2>/dev/null || echo ' (working tree differs in crates/)')"
+  echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, $(uname -sr)"
+  echo "- load generator: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $WRK_THREADS threads, ${SECONDS_PER_RUN} s per run, $REPS repetition(s), each run interleaved with its reference"
+  echo "- $RATE_LIMIT_NOTE; request log at the default level, to a file"
+  [ $PG_RAN = 1 ] && echo "- PostgreSQL $PG_VERSION on 127.0.0.1 (same server for openmonime, the direct driver and pgbench; pgbench scale $PGBENCH_SCALE, 32 clients, 2 threads)"
+  echo "- $ACCOUNTS funded accounts; GET /v1/financial-accounts/{id} picks one at random per request, transfers a random distinct pair (1 minor unit, fresh Idempotency-Key each)"
+  echo
+  echo "## Against the issue's targets"
+  echo
+  echo "| what | median | target | verdict |"
+  echo "|---|---|---|---|"
+  r=$(med ratio root_token/baseline); echo "| GET / with a token, 64 conns ÷ baseline | $r | ≥ 0.90 | $(verdict "$r" ">=" 0.90) |"
+  r=$(med ratio root_anon/baseline); echo "| GET / without a token, 64 conns ÷ baseline | $r | ≥ 0.95 | $(verdict "$r" ">=" 0.95) |"
+  for b in sqlite postgres; do
+    r=$(med ratio "account_get_$b/direct")
+    [ -n "$r" ] || continue
+    echo "| GET /v1/financial-accounts/{id} ($b) ÷ same query direct | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
+    r=$(med p99_ms "account_get_$b"); echo "| GET /v1/financial-accounts/{id} ($b) p99, 64 conns | $r ms | ≤ 5 ms | $(verdict "$r" "<=" 5) |"
+  done
+  r=$(med ratio transfer_postgres/pgbench)
+  [ -n "$r" ] && echo "| POST /v1/internal-transfers (PostgreSQL, 32 conns) ÷ pgbench TPC-B-like | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
+  r=$(med ratio transfer_sqlite/direct); echo "| POST /v1/internal-transfers (SQLite, 32 conns) ÷ same transaction direct | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
+  for b in sqlite postgres; do
+    r=$(maxof vmhwm_mib "server_$b")
+    [ -n "$r" ] && echo "| peak resident memory under the load above ($b) | $r MiB | ≤ 100 MiB | $(verdict "$r" "<=" 100) |"
+  done
+  r=$(med startup_ms sqlite_empty); echo "| start to first answered request, empty SQLite | $r ms | ≤ 200 ms | $(verdict "$r" "<=" 200) |"
+  r=$(p99of revocation_ms postgres_node2)
+  [ -n "$r" ] && echo "| revocation seen by a second node (PostgreSQL), p99 of $REVOCATIONS | $r ms | ≤ 1000 ms | $(verdict "$r" "<=" 1000) |"
+  echo
+  echo "## Every figure (median of the samples; min, max and samples follow)"
+  echo
+  echo "| metric | what | median | n | min | max | samples |"
+  echo "|---|---|---|---|---|---|---|"
+  awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$WORK/medians.tsv"
+  echo
+  echo "Names: \`root_*\` is openmonime's \`GET /\`, \`baseline_*\` the bare axum server with a body of the same size;"
+  echo "\`*_direct_*\` is bench/direct issuing the same SQL through the same driver and pool; \`pgbench_tpcb\` is"
+  echo "pgbench's built-in TPC-B-like script (p50_ms there is pgbench's average latency)."
+} >"$md"
+
+log "results: $md"
+cat "$md"

@@ -1,0 +1,35 @@
+-- POST /v1/internal-transfers of 1 minor unit between a random pair of distinct accounts from
+-- $BENCH_ACCOUNTS_FILE, each request with a fresh Idempotency-Key ($BENCH_RUN_TAG keeps keys unique
+-- across runs on one database). Authorization and Monime-Space-Id come from the command line.
+dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
+
+local ids = {}
+for line in io.lines(os.getenv("BENCH_ACCOUNTS_FILE")) do
+  if #line > 0 then ids[#ids + 1] = line end
+end
+local tag = os.getenv("BENCH_RUN_TAG") or tostring(os.time())
+
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+local counter = 0
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_id or 0))
+end
+
+function request()
+  counter = counter + 1
+  local a = math.random(#ids)
+  local b = math.random(#ids - 1)
+  if b >= a then b = b + 1 end
+  local body = '{"amount":{"currency":"SLE","value":1},"sourceFinancialAccount":{"id":"' .. ids[a]
+    .. '"},"destinationFinancialAccount":{"id":"' .. ids[b] .. '"}}'
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  headers["Idempotency-Key"] = "bench-" .. tag .. "-" .. (thread_id or 0) .. "-" .. counter
+  return wrk.format("POST", "/v1/internal-transfers", headers, body)
+end
