@@ -6,10 +6,9 @@ use crate::support::*;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::SpaceId;
 use openmonime_domain::permission::{Permission, PermissionSet};
-use openmonime_domain::{token, Environment};
+use openmonime_domain::Environment;
 use openmonime_http::auth::Access;
 use openmonime_http::handlers::route_table;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 /// Ids of one financial account, ledger entry and transfer in one tenant.
