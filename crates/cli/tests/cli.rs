@@ -757,3 +757,7 @@ fn a_revocation_by_the_cli_reaches_a_running_server_within_a_second() {
     let (clean, _) = server.terminate();
     assert!(clean);
 }
+
+/// Soak and crash tests (issue 8); a directory module so they share this one test binary.
+#[path = "cli/resilience.rs"]
+mod resilience;

@@ -30,6 +30,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The whole application with `extra` routes mounted inside the same layers (tests use it to
+/// reach paths the product does not have, such as a handler that panics).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, routes) = handlers::api_routes(state.clone()).finish();
     let document: axum::body::Bytes = serde_json::to_vec(&openapi::document(&routes, &state.config.public_url))
         .expect("the OpenAPI document serializes")
@@ -45,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
         .merge(api)
+        .merge(extra)
         .fallback(wire::not_found)
         .method_not_allowed_fallback(wire::method_not_allowed)
         .route_layer(from_fn(wire::remember_route))

@@ -430,20 +430,15 @@ async fn boom() -> axum::Json<Value> {
     panic!("secret detail that must not be echoed")
 }
 
-/// The app has no route that panics, and `app()` takes no extra routes, so this drives the same
-/// public pieces `app()` stacks — `wire::wire` outermost, `CatchPanicLayer` with
-/// `wire::panic_response` inside it — around a handler that panics. It proves the answer and that
-/// the server keeps serving; it does not prove `app()` keeps that order (see the report).
+/// The product has no route that panics, so the test mounts one with `app_with`, inside exactly
+/// the layers production uses, and checks the answer and that the server keeps serving.
 #[tokio::test]
 async fn a_panicking_handler_answers_500_with_the_request_id_and_the_server_keeps_serving() {
     let app = TestApp::spawn().await;
     let state = app.state.clone();
-    let router = axum::Router::new()
-        .route("/boom", get(boom))
-        .route("/fine", get(|| async { axum::Json(json!({"ok": true})) }))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(openmonime_http::wire::panic_response))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), openmonime_http::wire::wire))
-        .with_state(state);
+    let extra =
+        axum::Router::new().route("/boom", get(boom)).route("/fine", get(|| async { axum::Json(json!({"ok": true})) }));
+    let router = openmonime_http::app_with(state, extra);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
