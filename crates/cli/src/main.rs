@@ -73,7 +73,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = Store::open(&settings.database, StoreOptions::default())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
-    quickstart::ensure(&store).await.map_err(|e| format!("quick-start setup failed: {e}"))?;
+    quickstart::ensure(&store, &settings.server.public_url)
+        .await
+        .map_err(|e| format!("quick-start setup failed: {e}"))?;
     let geoip = match &settings.geoip_db {
         Some(path) => Some(openmonime_http::geoip::GeoIp::open(path)?),
         None => None,

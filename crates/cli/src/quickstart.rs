@@ -10,7 +10,7 @@ use openmonime_store::{Store, StoreError};
 /// Lifetime of the quick-start token: short, because it is printed to a terminal.
 const QUICKSTART_TOKEN_DAYS: i64 = 30;
 
-pub async fn ensure(store: &Store) -> Result<(), StoreError> {
+pub async fn ensure(store: &Store, base_url: &str) -> Result<(), StoreError> {
     if store.count_monimeers().await? > 0 {
         return Ok(());
     }
@@ -36,6 +36,9 @@ pub async fn ensure(store: &Store) -> Result<(), StoreError> {
         stored.id
     );
     println!("    {}", minted.plaintext.expose());
-    println!("  Try: curl -H 'Authorization: Bearer <token>' -H 'Monime-Space-Id: {}' http://127.0.0.1:8080/v1/financial-accounts", space.id);
+    println!(
+        "  Try: curl -H 'Authorization: Bearer <token>' -H 'Monime-Space-Id: {}' {base_url}/v1/financial-accounts",
+        space.id
+    );
     Ok(())
 }
