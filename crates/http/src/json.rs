@@ -6,7 +6,8 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, Unexpected, Visitor};
 
 /// A JSON body of type `T`.
 pub struct ApiJson<T>(pub T);
@@ -30,32 +31,134 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // typed parse would stumble on a wrong type before it reaches the syntax error.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    // The typed parse straight from the text, which refuses duplicate fields.
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let message = inner.to_string();
-        match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => {
-                ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {message}"))
-            }
-            serde_json::error::Category::Data => {
-                let (reason, field) = if message.starts_with("unknown field") {
-                    ("unknown_field", join(&path, quoted_name(&message)))
-                } else if message.starts_with("missing field") {
-                    ("missing_field", join(&path, quoted_name(&message)))
-                } else {
-                    ("invalid_value", path.clone())
-                };
-                ApiError::field(&field, reason, message)
-            }
-        }
-    })?;
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(typed_error)?;
     de.end()
         .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    // Again over the parsed value, where an object, and only an object, makes a struct: serde's
+    // derived `Deserialize` also builds a struct from an array, field by field in declaration
+    // order, so `[null, null]` would otherwise PATCH an account's name and reference to null.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(Strict(value)).map_err(typed_error)
+}
+
+fn typed_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    let message = inner.to_string();
+    match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {message}"))
+        }
+        serde_json::error::Category::Data => {
+            let (reason, field) = if message.starts_with("unknown field") {
+                ("unknown_field", join(&path, quoted_name(&message)))
+            } else if message.starts_with("missing field") {
+                ("missing_field", join(&path, quoted_name(&message)))
+            } else {
+                ("invalid_value", path.clone())
+            };
+            ApiError::field(&field, reason, message)
+        }
+    }
+}
+
+/// A parsed body that deserializes like [`serde_json::Value`], except that a struct accepts an
+/// object alone (never an array), at every depth.
+struct Strict(serde_json::Value);
+
+impl<'de> IntoDeserializer<'de, serde_json::Error> for Strict {
+    type Deserializer = Strict;
+
+    fn into_deserializer(self) -> Strict {
+        self
+    }
+}
+
+fn unexpected(value: &serde_json::Value) -> Unexpected<'_> {
+    use serde_json::Value::*;
+    match value {
+        Null => Unexpected::Unit,
+        Bool(b) => Unexpected::Bool(*b),
+        Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Unexpected::Signed(i),
+            (None, Some(u)) => Unexpected::Unsigned(u),
+            _ => Unexpected::Float(n.as_f64().unwrap_or_default()),
+        },
+        String(s) => Unexpected::Str(s),
+        Array(_) => Unexpected::Seq,
+        Object(_) => Unexpected::Map,
+    }
+}
+
+fn visit_object<'de, V: Visitor<'de>>(
+    object: serde_json::Map<String, serde_json::Value>,
+    visitor: V,
+) -> Result<V::Value, serde_json::Error> {
+    let mut map = MapDeserializer::new(object.into_iter().map(|(k, v)| (k, Strict(v))));
+    let value = visitor.visit_map(&mut map)?;
+    map.end()?;
     Ok(value)
+}
+
+impl<'de> Deserializer<'de> for Strict {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, serde_json::Error> {
+        match self.0 {
+            serde_json::Value::Array(items) => {
+                let mut seq = SeqDeserializer::new(items.into_iter().map(Strict));
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
+            serde_json::Value::Object(object) => visit_object(object, visitor),
+            scalar => scalar.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        match self.0 {
+            serde_json::Value::Object(object) => visit_object(object, visitor),
+            other => Err(serde::de::Error::invalid_type(unexpected(&other), &visitor)),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, serde_json::Error> {
+        match self.0 {
+            serde_json::Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, serde_json::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
 }
 
 /// The full field path: serde_path_to_error already ends the path with an unknown field's name,

@@ -285,6 +285,16 @@ fn own_parameters(operation: &str) -> Vec<Value> {
     p
 }
 
+/// The query parameters an operation accepts, by `operationId`: the handlers refuse any other
+/// name, so what is documented and what is accepted cannot drift apart.
+pub fn query_parameter_names(operation: &str) -> Vec<String> {
+    own_parameters(operation)
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Operations that create through Monime's API and so require `Idempotency-Key`.
 fn needs_idempotency_key(operation: &str) -> bool {
     matches!(operation, "CreateFinancialAccount" | "CreateInternalTransfer")

@@ -38,19 +38,24 @@ pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 pub struct CreateBody {
     name: String,
     permissions: Vec<String>,
+    #[serde(default, deserialize_with = "super::params::present")]
     environment: Option<String>,
+    #[serde(default, deserialize_with = "super::params::present")]
     space_id: Option<String>,
     #[serde(default)]
     allowed_ips: Vec<String>,
+    #[serde(default, deserialize_with = "super::params::present")]
     expire_time: Option<String>,
     #[serde(default)]
     never_expires: bool,
+    #[serde(default, deserialize_with = "super::params::present")]
     api_version: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RotateBody {
+    #[serde(default, deserialize_with = "super::params::present")]
     grace_period_seconds: Option<i64>,
 }
 
@@ -116,34 +121,47 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         })?),
     };
     let now = time_fmt::now();
+    // `now + window`, or `None` past the last representable instant (every expiry is before it).
+    let horizon = expiring_within.map(|w| now.checked_add(w));
     let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
     let items: Vec<Value> = tokens
         .iter()
         .filter(|t| status.is_none_or(|s| t.status(now) == s))
         .filter(|t| environment.is_none_or(|e| t.environment == e))
         .filter(|t| {
-            expiring_within
-                .is_none_or(|w| t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| e <= now + w))
+            horizon.is_none_or(|h| {
+                t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| h.is_none_or(|h| e <= h))
+            })
         })
         .map(render::access_token)
         .collect();
     Ok(Json(envelope::page(items, None)))
 }
 
-/// `7d`, `12h`, `2w`, `3600s`.
+/// `7d`, `12h`, `2w`, `3600s`; `None` for anything else, including a multi-byte last character
+/// and a figure whose seconds overflow.
 pub fn parse_duration(raw: &str) -> Option<time::Duration> {
-    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    // The unit is the last character, which need not be one byte: split on its boundary.
+    let (unit_at, _) = raw.char_indices().next_back()?;
+    let (digits, unit) = raw.split_at(unit_at);
     let n: i64 = digits.parse().ok().filter(|n| *n > 0)?;
-    Some(match unit {
-        "s" => time::Duration::seconds(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
-        "w" => time::Duration::weeks(n),
+    let unit_seconds: i64 = match unit {
+        "s" => 1,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => return None,
-    })
+    };
+    // Checked: `time::Duration::weeks` and friends panic on overflow.
+    n.checked_mul(unit_seconds).map(time::Duration::seconds)
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
     Ok(Json(envelope::one(render::access_token(&token))))
 }
@@ -228,6 +246,7 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     let new = validate_create(body, &caller, time_fmt::now())?;
@@ -243,7 +262,12 @@ pub async fn create(
     Ok(Json(envelope::one(result)))
 }
 
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
     let revoked = state.store.revoke_token(&token.id).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Token(token.id.clone()));
@@ -255,6 +279,7 @@ pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Pat
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {

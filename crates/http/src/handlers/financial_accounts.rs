@@ -54,6 +54,7 @@ fn not_found(err: StoreError) -> ApiError {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Extension(checksum): Extension<RequestChecksum>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateBody>,
@@ -109,6 +110,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {

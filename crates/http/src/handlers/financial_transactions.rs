@@ -13,7 +13,12 @@ use openmonime_store::ledger::TransactionFilter;
 use openmonime_store::StoreError;
 use serde_json::Value;
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let entry = state.store.get_transaction(caller.tenant()?, &id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("financial transaction"),
         other => other.into(),

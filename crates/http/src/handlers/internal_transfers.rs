@@ -82,6 +82,7 @@ fn account_id(field: &str, raw: &str, v: &mut Validation) -> Option<FinancialAcc
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Extension(checksum): Extension<RequestChecksum>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateBody>,
@@ -134,7 +135,12 @@ pub async fn create(
     }
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let transfer = state.store.get_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
     Ok(Json(envelope::one(render::transfer(&transfer))))
 }
@@ -153,6 +159,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> ApiResult<Json<Value>> {
@@ -165,7 +172,12 @@ pub async fn update(
     Ok(Json(envelope::one(render::transfer(&transfer))))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     state.store.delete_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
     Ok(Json(envelope::deleted()))
 }

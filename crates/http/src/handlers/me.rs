@@ -2,6 +2,7 @@
 //! for every permission the token holds, whether the role grants it: "why would I be denied",
 //! answered before it happens.
 
+use super::params::QueryParams;
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -11,7 +12,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn me(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
     let token = &caller.token.token;
     let person = state.store.get_monimeer(&token.monimeer_id).await?;
     let mut result = json!({

@@ -1,17 +1,23 @@
 //! Shared request parts: list paging, metadata and text-field checks, patch semantics.
 
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Query};
 use axum::http::request::Parts;
-use openmonime_domain::cursor;
+use axum::http::Method;
+use openmonime_domain::{cursor, FieldError};
 use openmonime_store::{Page, PageRequest};
 use serde::{Deserialize, Deserializer};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 50;
 
-/// All query parameters as strings; each handler validates the ones it knows.
+/// All query parameters as strings; each handler validates the ones it knows. Every `/v1` handler
+/// takes this extractor, even one that reads no parameter: a name the operation does not document
+/// (see [`crate::openapi::query_parameter_names`]) is refused like an unknown body field, with a
+/// 400 naming it, rather than ignored, so a misspelt filter (`withbalance=true`) cannot silently
+/// widen a list.
 pub struct QueryParams(pub HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
@@ -21,7 +27,40 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_request("query_malformed", "the query string could not be parsed"))?;
+        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+        if let Some(known) = route.and_then(|path| documented_query_names(&parts.method, path)) {
+            let mut unknown: Vec<&String> = map.keys().filter(|name| !known.contains(*name)).collect();
+            if !unknown.is_empty() {
+                unknown.sort();
+                return Err(ApiError::validation(unknown.into_iter().map(|name| unknown_parameter(name)).collect()));
+            }
+        }
         Ok(QueryParams(map))
+    }
+}
+
+/// The documented query parameter names of the `/v1` route with this method and path template.
+fn documented_query_names(method: &Method, path: &str) -> Option<&'static HashSet<String>> {
+    type Table = HashMap<Method, HashMap<&'static str, HashSet<String>>>;
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = Table::new();
+        for spec in super::route_table() {
+            let names = crate::openapi::query_parameter_names(spec.operation).into_iter().collect();
+            table.entry(spec.method).or_default().insert(spec.path, names);
+        }
+        table
+    });
+    table.get(method)?.get(path)
+}
+
+fn unknown_parameter(name: &str) -> FieldError {
+    // The name is the caller's own text; a pathological one is cut, not echoed whole.
+    let shown: String = name.chars().take(64).collect();
+    FieldError {
+        message: format!("`{shown}` is not a query parameter of this operation"),
+        field: shown,
+        reason: "unknown_field",
     }
 }
 
@@ -86,4 +125,14 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// Deserializes a field that may be absent (`None`) or a value, but not `null`: for the optional
+/// fields the document does not mark nullable, where a `null` would otherwise pass as "absent".
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }

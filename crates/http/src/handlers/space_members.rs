@@ -5,6 +5,7 @@
 //! Changes take effect on the member's next request on every node.
 
 use super::audit_events;
+use super::params::QueryParams;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
@@ -83,7 +84,7 @@ async fn current_role(state: &AppState, caller: &Caller, member: &MonimeerId) ->
     members.into_iter().find(|m| &m.monimeer_id == member).map(|m| m.role).ok_or_else(|| ApiError::not_found("member"))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
     let members = state.store.list_members(&caller.tenant()?.space_id).await?;
     let items: Vec<Value> = members.iter().map(|m| json!({"monimeerId": m.monimeer_id, "role": m.role})).collect();
     Ok(Json(envelope::page(items, None)))
@@ -92,6 +93,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     ApiJson(body): ApiJson<AddBody>,
 ) -> ApiResult<Json<Value>> {
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
@@ -111,6 +113,7 @@ pub async fn add(
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<Value>> {
@@ -134,7 +137,12 @@ pub async fn set_role(
     Ok(Json(envelope::one(json!({"monimeerId": m.monimeer_id, "role": m.role}))))
 }
 
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let who = monimeer(&id, "monimeerId")?;
     let current = current_role(&state, &caller, &who).await?;
     let own_removal = who == caller.token.token.monimeer_id;

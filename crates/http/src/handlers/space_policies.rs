@@ -1,5 +1,6 @@
 //! `/v1/space-policies`: the Space's rules for tokens used against it, enforced in the pipeline.
 
+use super::params::QueryParams;
 use super::{audit_events, render};
 use crate::auth::Caller;
 use crate::envelope;
@@ -17,10 +18,11 @@ use serde_json::Value;
 pub struct UpdateBody {
     #[serde(default, deserialize_with = "super::params::patch_field")]
     max_token_lifetime_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "super::params::present")]
     allow_unbound_tokens: Option<bool>,
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn get(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
     let policy = state.store.get_policy(&caller.tenant()?.space_id).await?;
     Ok(Json(envelope::one(render::policy(&policy))))
 }
@@ -28,6 +30,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();

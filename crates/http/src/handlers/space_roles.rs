@@ -3,6 +3,7 @@
 //! members and tokens it reaches.
 
 use super::audit_events;
+use super::params::QueryParams;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
@@ -61,7 +62,7 @@ fn not_found(err: StoreError) -> ApiError {
     }
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
     let roles = state.store.list_roles(&caller.tenant()?.space_id).await?;
     Ok(Json(envelope::page(roles.iter().map(render).collect(), None)))
 }
@@ -69,6 +70,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     if !valid_name(&body.name) {
@@ -89,6 +91,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
+    _query: QueryParams,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
@@ -103,7 +106,12 @@ pub async fn update(
     Ok(Json(envelope::one(out)))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    _query: QueryParams,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();
     state.store.delete_role(&space, &name).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));

@@ -10,6 +10,7 @@ mod accounts;
 mod authz_matrix;
 mod cluster;
 mod foundation;
+mod fuzz_findings;
 mod identity;
 mod management;
 mod openapi_doc;
