@@ -283,6 +283,38 @@ EOF
   log "  $ACCOUNTS accounts created and funded in $((($(now_ns) - started) / 1000000)) ms"
 }
 
+# verify_ledger NAME DATABASE_URL: `admin ledger verify` after the load (the direct driver writes
+# the same rows as the API, so the ledger must still balance). Smoke runs only: on the full run's
+# tens of thousands of transfers the check takes minutes (it scans the entries once per transfer).
+verify_ledger() {
+  [ "$MODE" = smoke ] || return 0
+  "$BIN/openmonime" admin --database "$2" ledger verify >"$WORK/verify-$1.txt" 2>&1 ||
+    { cat "$WORK/verify-$1.txt" >&2; die "ledger verify ($1)"; }
+}
+
+# probe_writes NAME DATABASE_URL: one write (`admin ledger credit` of 1 unit) after a transfer run.
+# wrk closes its connections with requests in flight; on SQLite a request cancelled inside
+# `BEGIN IMMEDIATE` can leave a pooled connection holding the write lock (sqlx's `begin` is not
+# cancel-safe), and then every write, from any process, fails with "database is locked". That is
+# recorded (metric `wedged`) and the server is restarted on the same database so the run goes on.
+probe_writes() {
+  local name=$1 db=$2 account
+  account=$(head -n 1 "$WORK/accounts.txt")
+  if timeout 30 "$BIN/openmonime" admin --database "$db" ledger credit --space "$SPACE" --env test \
+    --account "$account" --amount 1 >"$WORK/probe-$name.txt" 2>&1; then
+    record wedged "$name" 0
+    return
+  fi
+  record wedged "$name" 1
+  log "  WARNING: writes fail after the transfer run ($(tail -n 1 "$WORK/probe-$name.txt")); restarting the server"
+  memory_of "$SERVER_PID" "server_$name"
+  stop_pid "$SERVER_PID"
+  start_openmonime "$name-restarted" "$db"
+  SERVER_PID=$OM_PID
+  timeout 30 "$BIN/openmonime" admin --database "$db" ledger credit --space "$SPACE" --env test \
+    --account "$account" --amount 1 >"$WORK/probe-$name.txt" 2>&1 || die "writes still fail after a restart ($name)"
+}
+
 # ledger_runs NAME DATABASE_URL: reads and transfers, API vs direct, interleaved.
 ledger_runs() {
   local name=$1 db=$2
@@ -294,6 +326,7 @@ ledger_runs() {
     record ratio "account_get_$name/direct" "$(ratio "$api" "$RPS")"
     run_wrk "transfer_$name" 32 transfers.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
     api=$RPS
+    probe_writes "$name" "$db"
     run_direct "transfer_direct_$name" transfer "$db" 32
     record ratio "transfer_$name/direct" "$(ratio "$api" "$RPS")"
     if [ "$name" = postgres ]; then
@@ -348,7 +381,7 @@ log "openmonime on an empty SQLite database"
 mkdir -p "$WORK/sqlite"
 SQLITE_URL="sqlite:$WORK/sqlite/db.sqlite"
 start_openmonime sqlite "$SQLITE_URL"
-SQLITE_PID=$OM_PID
+SERVER_PID=$OM_PID
 read_quickstart sqlite
 size_token=$(curl -fs -o /dev/null -w '%{size_download}' -H "Authorization: Bearer $TOKEN" "$OM_URL/")
 size_anon=$(curl -fs -o /dev/null -w '%{size_download}' "$OM_URL/")
@@ -375,10 +408,9 @@ done
 log "SQLite ledger: $ACCOUNTS accounts"
 setup_accounts sqlite "$SQLITE_URL"
 ledger_runs sqlite "$SQLITE_URL"
-memory_of "$SQLITE_PID" server_sqlite
-"$BIN/openmonime" admin --database "$SQLITE_URL" ledger verify >"$WORK/verify-sqlite.txt" 2>&1 ||
-  { cat "$WORK/verify-sqlite.txt" >&2; die "ledger verify (SQLite)"; }
-stop_pid "$SQLITE_PID"
+memory_of "$SERVER_PID" server_sqlite
+verify_ledger sqlite "$SQLITE_URL"
+stop_pid "$SERVER_PID"
 
 # ---------------------------------------------------------------------------------------------
 # 3. PostgreSQL: the ledger, pgbench on the same server, revocation seen by a second node.
@@ -396,13 +428,12 @@ if pg_available; then
   fresh_pg_db om
   PG_URL=$DB_URL
   start_openmonime postgres "$PG_URL"
-  PG_PID=$OM_PID
+  SERVER_PID=$OM_PID
   read_quickstart postgres
   setup_accounts postgres "$PG_URL"
   ledger_runs postgres "$PG_URL"
-  memory_of "$PG_PID" server_postgres
-  "$BIN/openmonime" admin --database "$PG_URL" ledger verify >"$WORK/verify-pg.txt" 2>&1 ||
-    { cat "$WORK/verify-pg.txt" >&2; die "ledger verify (PostgreSQL)"; }
+  memory_of "$SERVER_PID" server_postgres
+  verify_ledger postgres "$PG_URL"
 
   log "revocation seen by a second node, $REVOCATIONS times"
   NODE1_URL=$OM_URL
@@ -502,6 +533,12 @@ verdict() { # VALUE OP LIMIT
   r=$(med startup_ms sqlite_empty); echo "| start to first answered request, empty SQLite | $r ms | ≤ 200 ms | $(verdict "$r" "<=" 200) |"
   r=$(p99of revocation_ms postgres_node2)
   [ -n "$r" ] && echo "| revocation seen by a second node (PostgreSQL), p99 of $REVOCATIONS | $r ms | ≤ 1000 ms | $(verdict "$r" "<=" 1000) |"
+  wedged=$(awk -F'\t' '$1 == "wedged" && $3 == 1' "$RESULTS" | wc -l)
+  if [ "$wedged" -gt 0 ]; then
+    echo
+    echo "**Writes wedged after $wedged transfer run(s)**: once wrk closed its connections, every write failed"
+    echo "with \"database is locked\" until the server was restarted (see metric \`wedged\` and BENCHMARKS.md)."
+  fi
   echo
   echo "## Every figure (median of the samples; min, max and samples follow)"
   echo

@@ -5,10 +5,13 @@
 //!
 //! ```text
 //! openmonime-bench-direct read     --database URL --space spc-… --env test --accounts FILE
-//!                                  [--seconds 5] [--concurrency 64]
+//!                                  [--seconds 5] [--concurrency 64] [--max-connections N]
 //! openmonime-bench-direct transfer --database URL --space spc-… --env test --accounts FILE
-//!                                  --monimeer mmr-… [--seconds 5] [--concurrency 32]
+//!                                  --monimeer mmr-… [--seconds 5] [--concurrency 32] [--max-connections N]
 //! ```
+//!
+//! `--max-connections` overrides the pool size (default: the server's, `StoreOptions::default()`),
+//! to see how much of a gap the pool size explains.
 //!
 //! `FILE` holds financial account ids (`fac-…`), one a line, all in that Space and environment and
 //! funded. Each run prints one JSON object: operations, rate, latency percentiles, errors.
@@ -43,12 +46,13 @@ struct Args {
     monimeer: String,
     seconds: f64,
     concurrency: usize,
+    max_connections: Option<u32>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: openmonime-bench-direct read|transfer --database URL --space SPC --env test|live --accounts FILE \
-         [--monimeer MMR] [--seconds S] [--concurrency N]"
+         [--monimeer MMR] [--seconds S] [--concurrency N] [--max-connections N]"
     );
     std::process::exit(2)
 }
@@ -68,6 +72,7 @@ fn parse_args() -> Result<Args, Error> {
         accounts: Vec::new(),
         monimeer: String::new(),
         seconds: 5.0,
+        max_connections: None,
     };
     while let Some(flag) = raw.next() {
         let value = raw.next().unwrap_or_else(|| usage());
@@ -78,6 +83,7 @@ fn parse_args() -> Result<Args, Error> {
             "--monimeer" => args.monimeer = value,
             "--seconds" => args.seconds = value.parse()?,
             "--concurrency" => args.concurrency = value.parse()?,
+            "--max-connections" => args.max_connections = Some(value.parse()?),
             "--accounts" => {
                 args.accounts = std::fs::read_to_string(&value)?
                     .lines()
@@ -342,7 +348,11 @@ async fn main() {
 
 async fn run() -> Result<(), Error> {
     let args = parse_args()?;
-    let store = Store::open(&args.database, StoreOptions::default()).await?;
+    let mut options = StoreOptions::default();
+    if let Some(n) = args.max_connections {
+        options.max_connections = n;
+    }
+    let store = Store::open(&args.database, options).await?;
     let write_gate = (store.backend() == Backend::Sqlite).then(|| Mutex::new(()));
     let shared = Arc::new(Shared { store, args, write_gate });
     // Warm the pool the way a running server's would be.
@@ -364,6 +374,7 @@ async fn run() -> Result<(), Error> {
         "mode": shared.args.mode,
         "backend": format!("{:?}", shared.store.backend()).to_lowercase(),
         "concurrency": shared.args.concurrency,
+        "max_connections": shared.store.pool().options().get_max_connections(),
         "seconds": elapsed,
         "operations": latencies.len(),
         "errors": errors,
