@@ -172,22 +172,48 @@ fn join(path: &str, name: Option<&str>) -> String {
     }
 }
 
+fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "content_type_unsupported",
+        "send the body as JSON with `Content-Type: application/json`",
+    )
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(&request) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "content_type_unsupported",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
+            return Err(not_json());
         }
         // The wire layer has already read and size-checked the body.
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| ApiError::bad_request("body_unreadable", "the request body could not be read"))?;
         decode(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: `None` when the request has no body at all; otherwise exactly like
+/// [`ApiJson`] (415 unless it is declared JSON, then decoded).
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&request);
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError::bad_request("body_unreadable", "the request body could not be read"))?;
+        if bytes.is_empty() {
+            return Ok(OptionalApiJson(None));
+        }
+        if !json {
+            return Err(not_json());
+        }
+        decode(&bytes).map(|body| OptionalApiJson(Some(body)))
     }
 }
 

@@ -10,7 +10,7 @@ use super::render;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, OptionalApiJson};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -281,9 +281,9 @@ pub async fn rotate(
     caller: Caller,
     _query: QueryParams,
     Path(id): Path<String>,
-    raw: axum::body::Bytes,
+    OptionalApiJson(body): OptionalApiJson<RotateBody>,
 ) -> ApiResult<Json<Value>> {
-    let body: RotateBody = if raw.is_empty() { RotateBody::default() } else { crate::json::decode(&raw)? };
+    let body = body.unwrap_or_default();
     let grace = body.grace_period_seconds.unwrap_or(0);
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
         return Err(ApiError::field(

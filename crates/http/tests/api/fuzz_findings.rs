@@ -148,3 +148,24 @@ async fn null_for_a_field_that_is_not_nullable_is_a_400() {
     let err = assert_error(status, &res, 400, "validation_failed");
     assert_eq!(fields(&err), ["gracePeriodSeconds"], "{res}");
 }
+
+/// The rotate body is optional, but one that is sent must be declared JSON, like every other body
+/// (it was decoded whatever its `Content-Type`).
+#[tokio::test]
+async fn a_rotate_body_that_is_not_declared_json_is_a_415() {
+    let (app, o, t) = setup().await;
+    let body = json!({"name": "ci", "permissions": ["financial-accounts:read"], "spaceId": o.space.as_str()});
+    let (status, _, res) = send(app.req(reqwest::Method::POST, "/v1/access-tokens", &t, &o.space).json(&body)).await;
+    assert_eq!(status, 200, "{res}");
+    let path = format!("/v1/access-tokens/{}/rotate", res["result"]["id"].as_str().unwrap());
+    let (status, _, res) = send(
+        app.req(reqwest::Method::POST, &path, &t, &o.space)
+            .header("Content-Type", "text/plain")
+            .body(r#"{"gracePeriodSeconds": 60}"#),
+    )
+    .await;
+    assert_error(status, &res, 415, "content_type_unsupported");
+    // No body at all still rotates at once.
+    let (status, _, res) = send(app.req(reqwest::Method::POST, &path, &t, &o.space)).await;
+    assert_eq!(status, 200, "{res}");
+}
