@@ -10,6 +10,9 @@
 #   --smoke          as above
 #   --no-postgres    skip the PostgreSQL runs even when a server answers
 #   --no-build       reuse the release binaries already in target/release
+#   --instructions / --no-instructions
+#                    count instructions per request under callgrind (noise-free; installs
+#                    valgrind if missing); on by default
 #   --out DIR        where the results file goes (default: bench/results)
 # Environment:
 #   BENCH_PG_URL     an administrative PostgreSQL URL (default
@@ -20,8 +23,8 @@
 #
 # What it does: builds openmonime, the baseline server (bench/baseline) and the direct-SQL driver
 # (bench/direct) in release mode; installs wrk (and curl) from Debian's packages if missing;
-# starts everything on loopback; drives load with wrk; writes bench/results/<timestamp>.md (plus
-# the raw .tsv). Every process it starts is stopped on exit, every database it creates dropped.
+# starts everything on loopback; drives load with wrk; counts instructions per request under
+# callgrind; writes bench/results/<timestamp>.md (plus the raw .tsv). Every process it starts is stopped on exit, every database it creates dropped.
 # It exits non-zero if any step fails or yields no numbers.
 set -euo pipefail
 
@@ -29,14 +32,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODE=full
 USE_PG=1
 BUILD=1
+INSTRUCTIONS=
 OUT_DIR="$ROOT/bench/results"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) MODE=smoke ;;
     --no-postgres) USE_PG=0 ;;
     --no-build) BUILD=0 ;;
+    --instructions) INSTRUCTIONS=1 ;;
+    --no-instructions) INSTRUCTIONS=0 ;;
     --out) OUT_DIR=$2; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -49,6 +55,8 @@ if [ "$MODE" = smoke ]; then
   STARTUP_REPS=1
   REVOCATIONS=2
   PGBENCH_SCALE=1
+  INSTRUCTIONS=${INSTRUCTIONS:-1}
+  INSTR_REQUESTS=200
 else
   SECONDS_PER_RUN=${BENCH_SECONDS:-5}
   REPS=${BENCH_REPS:-3}
@@ -56,6 +64,8 @@ else
   STARTUP_REPS=5
   REVOCATIONS=20
   PGBENCH_SCALE=32
+  INSTRUCTIONS=${INSTRUCTIONS:-1}
+  INSTR_REQUESTS=2000
 fi
 WRK_THREADS=2
 PG_ADMIN_URL=${BENCH_PG_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
@@ -190,9 +200,12 @@ start_baseline() {
   wait_http "$BASE_URL/" "$pid" || die "baseline ($1) did not start"
 }
 
-stop_pid() {
+stop_pid() { # and forget it, so the exit trap never signals a reused pid
   kill -TERM "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  PIDS=("${kept[@]}")
 }
 
 # quick-start credentials of a server's fresh database
@@ -466,7 +479,88 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. The results file.
+# 4. Instructions per request under callgrind: user-space work only, but free of the noise of a
+#    shared machine. Each server gets INSTR_REQUESTS warm-up requests over one keep-alive
+#    connection, then its counters are zeroed, the same requests sent again and the counters dumped.
+if [ "$INSTRUCTIONS" = 1 ]; then
+  command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { log "installing valgrind"; apt_install valgrind; }
+  log "instructions per request (callgrind, $INSTR_REQUESTS requests each)"
+  # curl_config FILE URL [HEADER...]: INSTR_REQUESTS requests of URL over one connection
+  curl_config() {
+    local file=$1 url=$2
+    shift 2
+    : >"$file"
+    for i in $(seq 1 "$INSTR_REQUESTS"); do
+      [ "$i" = 1 ] || echo next >>"$file"
+      printf 'url = "%s"\noutput = "/dev/null"\nfail\n' "$url" >>"$file"
+      for h in "$@"; do printf 'header = "%s"\n' "$h" >>"$file"; done
+    done
+  }
+  # count NAME PID CONFIG: instructions per request of the server PID for the requests in CONFIG
+  count() {
+    local name=$1 pid=$2 cfg=$3 dump total
+    curl -s -K "$cfg" || die "warm-up requests ($name)"
+    callgrind_control --zero "$pid" >/dev/null || die "callgrind_control --zero ($name)"
+    curl -s -K "$cfg" || die "measured requests ($name)"
+    callgrind_control --dump="$name" "$pid" >/dev/null || die "callgrind_control --dump ($name)"
+    dump=$(grep -l "^desc: Trigger: dump $name\$" "$WORK"/cg.* 2>/dev/null | head -n 1)
+    [ -n "$dump" ] || die "no callgrind dump for $name"
+    total=$(sed -n 's/^summary: //p' "$dump" | head -n 1)
+    INSTR=$(awk -v t="$total" -v n="$INSTR_REQUESTS" 'BEGIN { printf "%.0f", t / n }')
+    record instructions "$name" "$INSTR"
+    log "  $name: $INSTR instructions per request"
+  }
+  # under_callgrind NAME CMD...: starts CMD under callgrind; sets VG_PID
+  under_callgrind() {
+    local name=$1
+    shift
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$name.%p" "$@" >"$WORK/vg-$name.out" 2>"$WORK/vg-$name.log" &
+    VG_PID=$!
+    PIDS+=("$VG_PID")
+  }
+
+  free_port
+  under_callgrind baseline "$BIN/openmonime-bench-baseline" --listen "127.0.0.1:$PORT" --body-bytes "$size_token"
+  url="http://127.0.0.1:$PORT/"
+  wait_http "$url" "$VG_PID" 120 || die "baseline under callgrind did not start"
+  curl_config "$WORK/cg-base.curl" "$url" "Authorization: Bearer $TOKEN"
+  count baseline_token "$VG_PID" "$WORK/cg-base.curl"
+  base_instr=$INSTR
+  stop_pid "$VG_PID"
+  free_port
+  under_callgrind baseline-anon "$BIN/openmonime-bench-baseline" --listen "127.0.0.1:$PORT" --body-bytes "$size_anon"
+  url="http://127.0.0.1:$PORT/"
+  wait_http "$url" "$VG_PID" 120 || die "baseline under callgrind did not start"
+  curl_config "$WORK/cg-base-anon.curl" "$url"
+  count baseline_anon "$VG_PID" "$WORK/cg-base-anon.curl"
+  base_anon_instr=$INSTR
+  stop_pid "$VG_PID"
+
+  mkdir -p "$WORK/cg-sqlite"
+  free_port
+  under_callgrind openmonime "$BIN/openmonime" serve --database "sqlite:$WORK/cg-sqlite/db.sqlite" \
+    --listen "127.0.0.1:$PORT" "${SERVE_FLAGS[@]}"
+  OM_URL="http://127.0.0.1:$PORT"
+  wait_http "$OM_URL/healthz" "$VG_PID" 120 || die "openmonime under callgrind did not start"
+  cp "$WORK/vg-openmonime.out" "$WORK/cg-openmonime.out"
+  read_quickstart cg-openmonime
+  curl_config "$WORK/cg-root-token.curl" "$OM_URL/" "Authorization: Bearer $TOKEN"
+  count root_token "$VG_PID" "$WORK/cg-root-token.curl"
+  record ratio "instructions root_token/baseline" "$(ratio "$INSTR" "$base_instr")"
+  curl_config "$WORK/cg-root-anon.curl" "$OM_URL/"
+  count root_anon "$VG_PID" "$WORK/cg-root-anon.curl"
+  record ratio "instructions root_anon/baseline" "$(ratio "$INSTR" "$base_anon_instr")"
+  account=$(curl -fs -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE" "$OM_URL/v1/financial-accounts" |
+    grep -o '"id":"fac-[A-Za-z0-9]*"' | head -n 1 | cut -d'"' -f4)
+  [ -n "$account" ] || die "no account to read under callgrind"
+  curl_config "$WORK/cg-account.curl" "$OM_URL/v1/financial-accounts/$account" \
+    "Authorization: Bearer $TOKEN" "Monime-Space-Id: $SPACE"
+  count account_get_sqlite "$VG_PID" "$WORK/cg-account.curl"
+  stop_pid "$VG_PID"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. The results file.
 mkdir -p "$OUT_DIR"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 md="$OUT_DIR/$stamp.md"
@@ -530,6 +624,10 @@ verdict() { # VALUE OP LIMIT
     r=$(maxof vmhwm_mib "server_$b")
     [ -n "$r" ] && echo "| peak resident memory under the load above ($b) | $r MiB | ≤ 100 MiB | $(verdict "$r" "<=" 100) |"
   done
+  r=$(med ratio "instructions root_token/baseline")
+  [ -n "$r" ] && echo "| (diagnostic) instructions per \`GET /\` with a token ÷ baseline's (callgrind) | $r | — | — |"
+  r=$(med ratio "instructions root_anon/baseline")
+  [ -n "$r" ] && echo "| (diagnostic) instructions per \`GET /\` without a token ÷ baseline's (callgrind) | $r | — | — |"
   r=$(med startup_ms sqlite_empty); echo "| start to first answered request, empty SQLite | $r ms | ≤ 200 ms | $(verdict "$r" "<=" 200) |"
   r=$(p99of revocation_ms postgres_node2)
   [ -n "$r" ] && echo "| revocation seen by a second node (PostgreSQL), p99 of $REVOCATIONS | $r ms | ≤ 1000 ms | $(verdict "$r" "<=" 1000) |"
