@@ -291,7 +291,7 @@ EOF
     { head -c 600 "$WORK/create-$name.json" >&2; die "expected $ACCOUNTS accounts ($name)"; }
   while read -r account; do
     "$BIN/openmonime" admin --database "$db" ledger credit --space "$SPACE" --env test --account "$account" \
-      --amount 1000000000 >/dev/null || die "funding $account ($name)"
+      --amount 1000000000 </dev/null >/dev/null || die "funding $account ($name)"
   done <"$WORK/accounts.txt"
   log "  $ACCOUNTS accounts created and funded in $((($(now_ns) - started) / 1000000)) ms"
 }
