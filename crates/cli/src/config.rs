@@ -162,9 +162,16 @@ impl ServeArgs {
     }
 }
 
-/// Human lines on a terminal, or one JSON object per line; level from `RUST_LOG` (default info).
-pub fn init_logging(format: &str) {
+/// Human lines (coloured only on a terminal), or one JSON object per line; level from `RUST_LOG`
+/// (default info). Lines are written by a background thread so a request never waits on a
+/// `write` to stderr; keep the returned guard alive until exit so the last lines are flushed.
+pub fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    guard
 }

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Migrate(args) => {
                 let settings = args.resolve()?;
-                config::init_logging(&settings.log_format);
+                let _logging = config::init_logging(&settings.log_format);
                 let store = Store::open(&settings.database, StoreOptions::default())
                     .await
                     .map_err(|e| format!("migration failed: {e}"))?;
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = args.resolve()?;
-    config::init_logging(&settings.log_format);
+    let _logging = config::init_logging(&settings.log_format);
     let store = Store::open(&settings.database, StoreOptions::default())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;

@@ -1,17 +1,28 @@
 //! Monime's success envelopes: one object, a page of objects, or an acknowledgement.
 
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+/// The envelope's fixed part; the result is moved in, never copied.
+fn envelope(result: Value) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("success".into(), Value::Bool(true));
+    map.insert("messages".into(), Value::Array(Vec::new()));
+    map.insert("result".into(), result);
+    map
+}
 
 /// `{success, messages, result}`.
-pub fn one<T: Serialize>(result: T) -> Value {
-    json!({"success": true, "messages": [], "result": result})
+pub fn one(result: Value) -> Value {
+    Value::Object(envelope(result))
 }
 
 /// `{success, messages, result: [...], pagination: {count, next}}`.
-pub fn page<T: Serialize>(items: Vec<T>, next: Option<String>) -> Value {
-    json!({"success": true, "messages": [], "result": items, "pagination": {"count": items.len(), "next": next}})
+pub fn page(items: Vec<Value>, next: Option<String>) -> Value {
+    let count = items.len();
+    let mut map = envelope(Value::Array(items));
+    map.insert("pagination".into(), json!({"count": count, "next": next}));
+    Value::Object(map)
 }
 
 /// What a DELETE answers.

@@ -32,16 +32,28 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
     // The typed parse straight from the text, which refuses duplicate fields.
+    // The syntax is known good here, so anything it reports is about shape (an array where a
+    // struct of fewer fields belongs ends in "trailing characters"), never `json_malformed`.
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(typed_error)?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(shape_error)?;
     // Again over the parsed value, where an object, and only an object, makes a struct: serde's
     // derived `Deserialize` also builds a struct from an array, field by field in declaration
     // order, so `[null, null]` would otherwise PATCH an account's name and reference to null.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(Strict(value)).map_err(typed_error)
+}
+
+/// A typed-parse failure on a body whose syntax is already known to be valid.
+fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    match err.inner().classify() {
+        serde_json::error::Category::Data => typed_error(err),
+        _ => {
+            let field = if path.is_empty() { ".".to_owned() } else { path };
+            ApiError::field(&field, "invalid_value", format!("the value at `{field}` does not have the documented shape"))
+        }
+    }
 }
 
 fn typed_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {

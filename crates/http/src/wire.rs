@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openmonime_domain::ids::RequestId;
@@ -37,8 +37,14 @@ fn checksum(method: &str, path: &str, body: &[u8]) -> String {
     h.update(path.as_bytes());
     h.update(b"\n");
     h.update(body);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
+
+static MONIME_REQUEST_ID: HeaderName = HeaderName::from_static("monime-request-id");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static MONIME_REQUEST_TIMESTAMP: HeaderName = HeaderName::from_static("monime-request-timestamp");
+static MONIME_REQUEST_DURATION: HeaderName = HeaderName::from_static("monime-request-duration");
+static MONIME_REQUEST_CHECKSUM: HeaderName = HeaderName::from_static("monime-request-checksum");
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
@@ -100,17 +106,17 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     let elapsed = started.elapsed();
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
-        headers.insert("monime-request-id", v.clone());
-        headers.insert("x-request-id", v);
+        headers.insert(MONIME_REQUEST_ID.clone(), v.clone());
+        headers.insert(X_REQUEST_ID.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&time_fmt::rfc3339(arrived)) {
-        headers.insert("monime-request-timestamp", v);
+        headers.insert(MONIME_REQUEST_TIMESTAMP.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&format!("{:.3}ms", elapsed.as_secs_f64() * 1000.0)) {
-        headers.insert("monime-request-duration", v);
+        headers.insert(MONIME_REQUEST_DURATION.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&sum) {
-        headers.insert("monime-request-checksum", v);
+        headers.insert(MONIME_REQUEST_CHECKSUM.clone(), v);
     }
 
     let route = response.extensions().get::<LoggedRoute>().map(|r| r.0.clone());

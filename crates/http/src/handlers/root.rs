@@ -1,42 +1,85 @@
 //! `GET /`: who the platform thinks you are. Always 200, never enveloped; an invalid token is
-//! simply "not authenticated".
+//! simply "not authenticated". Serialized from borrowed structs: it is the hottest route.
 
 use crate::auth::{authenticate, requested_version, ClientIp};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use serde_json::{json, Value};
+use serde::Serialize;
+use std::net::IpAddr;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Root {
+    platform: &'static str,
+    tagline: &'static str,
+    status: Status,
+    api_version: Option<ApiVersionInfo>,
+    request_origin: RequestOrigin,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    environment: Option<&'static str>,
+    is_authenticated: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiVersionInfo {
+    id: &'static str,
+    release: Release,
+    deprecated: bool,
+    api_schemas: ApiSchemas,
+}
+
+#[derive(Serialize)]
+struct Release {
+    name: &'static str,
+    date: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiSchemas {
+    open_api: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestOrigin {
+    country: Option<String>,
+    ip_address: IpAddr,
+}
 
 pub async fn root(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-) -> Json<Value> {
+) -> Json<Root> {
     let caller = authenticate(&state, &headers).await.ok();
-    let (environment, api_version) = match &caller {
-        None => (Value::Null, Value::Null),
-        Some(found) => {
-            let version = requested_version(&headers).ok().flatten().unwrap_or(found.token.api_version);
-            let (name, date) = version.release();
-            let openapi = format!("{}/openapi.json", state.config.public_url.trim_end_matches('/'));
-            (
-                json!(found.token.environment.as_str()),
-                json!({
-                    "id": version.id(),
-                    "release": {"name": name, "date": date},
-                    "deprecated": version.deprecated(),
-                    "apiSchemas": {"openApi": openapi},
-                }),
-            )
+    let api_version = caller.as_ref().map(|found| {
+        let version = requested_version(&headers).ok().flatten().unwrap_or(found.token.api_version);
+        let (name, date) = version.release();
+        ApiVersionInfo {
+            id: version.id(),
+            release: Release { name, date },
+            deprecated: version.deprecated(),
+            api_schemas: ApiSchemas {
+                open_api: format!("{}/openapi.json", state.config.public_url.trim_end_matches('/')),
+            },
         }
-    };
-    let country = state.geoip.as_ref().and_then(|g| g.country(ip));
-    Json(json!({
-        "platform": "Monime - Ⓜ️",
-        "tagline": "APIs Beyond Payments ⚡️⚙️💰️",
-        "status": {"environment": environment, "isAuthenticated": caller.is_some()},
-        "apiVersion": api_version,
-        "requestOrigin": {"country": country, "ipAddress": ip.to_string()},
-    }))
+    });
+    Json(Root {
+        platform: "Monime - Ⓜ️",
+        tagline: "APIs Beyond Payments ⚡️⚙️💰️",
+        status: Status {
+            environment: caller.as_ref().map(|f| f.token.environment.as_str()),
+            is_authenticated: caller.is_some(),
+        },
+        api_version,
+        request_origin: RequestOrigin { country: state.geoip.as_ref().and_then(|g| g.country(ip)), ip_address: ip },
+    })
 }
