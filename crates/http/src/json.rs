@@ -51,7 +51,11 @@ fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         serde_json::error::Category::Data => typed_error(err),
         _ => {
             let field = if path.is_empty() { ".".to_owned() } else { path };
-            ApiError::field(&field, "invalid_value", format!("the value at `{field}` does not have the documented shape"))
+            ApiError::field(
+                &field,
+                "invalid_value",
+                format!("the value at `{field}` does not have the documented shape"),
+            )
         }
     }
 }
