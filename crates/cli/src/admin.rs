@@ -47,6 +47,84 @@ enum AdminCommand {
     /// Money entering the ledger, and ledger checks.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// A Space's custom roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// A Space's token policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// A Space's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum RoleCommand {
+    /// Built-in and custom roles with their permissions and member counts.
+    List {
+        #[arg(long)]
+        space: String,
+    },
+    /// Create a custom role (a named permission set).
+    Create {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+    /// Replace a custom role's permissions; holders are affected on their next request.
+    Update {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+    /// Delete a custom role nobody holds.
+    Delete {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Show the Space's token policy.
+    Show {
+        #[arg(long)]
+        space: String,
+    },
+    /// Change the Space's token policy.
+    Set {
+        #[arg(long)]
+        space: String,
+        /// Longest accepted token lifetime, like `30d`, or `none`.
+        #[arg(long)]
+        max_token_lifetime: Option<String>,
+        /// Whether tokens not bound to this Space may be used against it.
+        #[arg(long)]
+        allow_unbound_tokens: Option<bool>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// The newest events of a Space in one environment.
+    List {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        env: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        action: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +191,14 @@ enum TokenCommand {
     },
     /// Revoke a token at once.
     Revoke { id: String },
+    /// Replace a token with a new one carrying the same settings; the old one keeps working for
+    /// the grace period (default: stops at once). The new plaintext is printed this once.
+    Rotate {
+        id: String,
+        /// How long the old token keeps working, like `1h` or `2d`.
+        #[arg(long)]
+        grace: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -355,6 +441,75 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
                 "ownershipGraph": {"owner": {"id": entry.owner.id, "type": entry.owner.kind}},
             })
         }
+        AdminCommand::Token(TokenCommand::Rotate { id, grace }) => {
+            let id = parse("token id", &id, TokenId::parse)?;
+            let old = store.get_token(&id).await.map_err(store_err)?;
+            let now = time_fmt::now();
+            if old.status(now) != openmonime_domain::entities::TokenStatus::Active {
+                return Err("only an active token can be rotated".into());
+            }
+            let grace = grace.as_deref().map(parse_lifetime).transpose()?.unwrap_or(time::Duration::ZERO);
+            let new = NewAccessToken {
+                monimeer_id: old.monimeer_id.clone(),
+                name: old.name.clone(),
+                environment: old.environment,
+                permissions: old.permissions,
+                space_id: old.space_id.clone(),
+                allowed_ips: old.allowed_ips.clone(),
+                expires_at: old.expires_at,
+                api_version: old.api_version,
+            };
+            let minted = token::generate(new.environment);
+            let stops = now.checked_add(grace).ok_or("--grace is too long")?;
+            let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;
+            audit(store, old.space_id.as_ref(), "token.rotate", old.id.as_str(), json!({"replacement": stored.id}))
+                .await?;
+            let mut value = token_json(&stored);
+            value["token"] = json!(minted.plaintext.expose());
+            value["replaces"] = json!(old.id);
+            value
+        }
+        AdminCommand::Role(cmd) => role(store, cmd).await?,
+        AdminCommand::Policy(PolicyCommand::Show { space }) => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            policy_json(&store.get_policy(&space).await.map_err(store_err)?)
+        }
+        AdminCommand::Policy(PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens }) => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            store.get_space(&space).await.map_err(store_err)?;
+            let mut policy = store.get_policy(&space).await.map_err(store_err)?;
+            match max_token_lifetime.as_deref() {
+                None => {}
+                Some("none") => policy.max_token_lifetime_seconds = None,
+                Some(raw) => policy.max_token_lifetime_seconds = Some(parse_lifetime(raw)?.whole_seconds()),
+            }
+            if let Some(allow) = allow_unbound_tokens {
+                policy.allow_unbound_tokens = allow;
+            }
+            let policy = store.set_policy(&space, policy).await.map_err(store_err)?;
+            audit(store, Some(&space), "policy.update", space.as_str(), policy_json(&policy)).await?;
+            policy_json(&policy)
+        }
+        AdminCommand::Audit(AuditCommand::List { space, env, limit, action }) => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            if !(1..=1000).contains(&limit) {
+                return Err("--limit must be from 1 to 1000".into());
+            }
+            let filter = openmonime_store::audit::AuditFilter { action, actor: None };
+            let page = store
+                .list_audit(&space, env_of(&env)?, &filter, openmonime_store::PageRequest { after: None, limit })
+                .await
+                .map_err(store_err)?;
+            let events: Vec<Value> = page
+                .items
+                .iter()
+                .map(|e| {
+                    json!({"id": e.id, "actor": e.actor, "action": e.action, "subject": e.subject, "detail": e.detail,
+                           "ipAddress": e.ip, "createTime": time_fmt::rfc3339(e.created_at)})
+                })
+                .collect();
+            json!({"events": events})
+        }
         AdminCommand::Ledger(LedgerCommand::Verify) => {
             let report = store.verify_ledger().await.map_err(store_err)?;
             let ok = report.is_consistent();
@@ -364,6 +519,55 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
         }
     };
     Ok((value, true))
+}
+
+fn policy_json(p: &openmonime_domain::entities::SpacePolicy) -> Value {
+    json!({"maxTokenLifetimeSeconds": p.max_token_lifetime_seconds, "allowUnboundTokens": p.allow_unbound_tokens})
+}
+
+fn role_json(r: &openmonime_store::management::RoleInfo) -> Value {
+    json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
+}
+
+async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
+    let expand = |words: &[String]| PermissionSet::expand(words).map_err(|w| format!("unknown permission `{w}`"));
+    Ok(match cmd {
+        RoleCommand::List { space } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            let roles = store.list_roles(&space).await.map_err(store_err)?;
+            json!({"roles": roles.iter().map(role_json).collect::<Vec<_>>()})
+        }
+        RoleCommand::Create { space, name, permissions } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            let valid = name.len() <= 40
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid {
+                return Err(
+                    "--name must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter".into()
+                );
+            }
+            store.get_space(&space).await.map_err(store_err)?;
+            let role = store.create_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
+            audit(store, Some(&space), "role.create", &name, json!({"permissions": role.permissions})).await?;
+            role_json(&role)
+        }
+        RoleCommand::Update { space, name, permissions } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            let role = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
+            let impact = store.role_impact(&space, &name).await.map_err(store_err)?;
+            audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;
+            let mut value = role_json(&role);
+            value["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
+            value
+        }
+        RoleCommand::Delete { space, name } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            store.delete_role(&space, &name).await.map_err(store_err)?;
+            audit(store, Some(&space), "role.delete", &name, json!({})).await?;
+            json!({"deleted": name})
+        }
+    })
 }
 
 async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {

@@ -758,6 +758,67 @@ fn a_revocation_by_the_cli_reaches_a_running_server_within_a_second() {
     assert!(clean);
 }
 
+#[test]
+fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
+    let db = Db::new();
+    let ada = db.ok(&["monimeer", "create", "--name", "Ada"]);
+    let ada = id(&ada).to_owned();
+    let space = db.ok(&["space", "create", "--name", "Shop", "--owner", &ada]);
+    let space = id(&space).to_owned();
+
+    let role =
+        db.ok(&["role", "create", "--space", &space, "--name", "bookkeeper", "--permissions", "financial-accounts:*"]);
+    assert_eq!(role["permissions"], json!(["financial-accounts:read", "financial-accounts:write"]));
+    let bob = db.ok(&["monimeer", "create", "--name", "Bob"]);
+    let bob = id(&bob).to_owned();
+    db.ok(&["member", "add", "--space", &space, "--monimeer", &bob, "--role", "bookkeeper"]);
+    let updated = db.ok(&[
+        "role",
+        "update",
+        "--space",
+        &space,
+        "--name",
+        "bookkeeper",
+        "--permissions",
+        "financial-accounts:read",
+    ]);
+    assert_eq!(updated["affected"]["members"], 1);
+    db.refused(&["role", "delete", "--space", &space, "--name", "bookkeeper"], "role_in_use");
+    db.refused(&["role", "create", "--space", &space, "--name", "Bad Name", "--permissions", "*"], "--name");
+    db.refused(
+        &["role", "create", "--space", &space, "--name", "x", "--permissions", "nope:read"],
+        "unknown permission",
+    );
+    let roles = db.ok(&["role", "list", "--space", &space]);
+    assert_eq!(roles["roles"].as_array().unwrap().len(), 5);
+
+    let policy =
+        db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "30d", "--allow-unbound-tokens", "false"]);
+    assert_eq!(policy, json!({"maxTokenLifetimeSeconds": 2_592_000, "allowUnboundTokens": false}));
+    assert_eq!(db.ok(&["policy", "show", "--space", &space]), policy);
+    let cleared = db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "none"]);
+    assert_eq!(cleared["maxTokenLifetimeSeconds"], Value::Null);
+    db.refused(&["policy", "set", "--space", &space, "--max-token-lifetime", "soon"], "lifetime");
+
+    let token = db.ok(&["token", "create", "--monimeer", &ada, "--name", "t", "--env", "test", "--all-permissions"]);
+    let rotated = db.ok(&["token", "rotate", id(&token), "--grace", "1h"]);
+    assert!(rotated["token"].as_str().unwrap().starts_with("mon_test_"));
+    assert_eq!(rotated["replaces"], token["id"]);
+    assert_ne!(rotated["token"], token["token"]);
+    db.ok(&["token", "revoke", id(&rotated)]);
+    db.refused(&["token", "rotate", id(&rotated)], "active");
+
+    let audit = db.ok(&["audit", "list", "--space", &space, "--env", "test"]);
+    let actions: Vec<&str> =
+        audit["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for expected in ["role.create", "role.update", "policy.update", "member.add", "space.create"] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    assert!(!audit.to_string().contains(token["token"].as_str().unwrap()), "no plaintext in the audit log");
+    let only = db.ok(&["audit", "list", "--space", &space, "--env", "test", "--action", "policy.update"]);
+    assert_eq!(only["events"].as_array().unwrap().len(), 2);
+}
+
 /// Soak and crash tests (issue 8); a directory module so they share this one test binary.
 #[path = "cli/resilience.rs"]
 mod resilience;
