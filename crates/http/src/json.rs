@@ -1,6 +1,7 @@
 //! Request-body extraction that answers every bad body with the error envelope: wrong content
 //! type (415), malformed JSON (400 `json_malformed`), a field that is unknown, missing or of the
-//! wrong type (400 `validation_failed`, naming the field).
+//! wrong type (400 `validation_failed`, naming the field). No body at all (and no
+//! `Content-Type`) reads as `{}`.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -200,13 +201,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(&request) {
-            return Err(not_json());
-        }
+        let json = is_json(&request);
+        let declared = request.headers().contains_key(axum::http::header::CONTENT_TYPE);
         // The wire layer has already read and size-checked the body.
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| ApiError::bad_request("body_unreadable", "the request body could not be read"))?;
+        // Monime's document makes no request body required, so no body at all (nothing sent, no
+        // `Content-Type`) reads as `{}`: a PATCH changes nothing, a create names its first missing
+        // field. A body that is declared must be JSON, and an empty one declared JSON is not.
+        if bytes.is_empty() && !declared {
+            return decode(b"{}").map(ApiJson);
+        }
+        if !json {
+            return Err(not_json());
+        }
         decode(&bytes).map(ApiJson)
     }
 }

@@ -169,3 +169,30 @@ async fn a_rotate_body_that_is_not_declared_json_is_a_415() {
     let (status, _, res) = send(app.req(reqwest::Method::POST, &path, &t, &o.space)).await;
     assert_eq!(status, 200, "{res}");
 }
+
+/// Monime's document requires no request body, and a PATCH or create sent without one was a 415
+/// ("send the body as JSON"). No body reads as `{}` now: a PATCH changes nothing, a create names
+/// its first missing field. A body that is sent must still be declared JSON.
+#[tokio::test]
+async fn no_body_reads_as_an_empty_object() {
+    let (app, o, t) = setup().await;
+    let account = app.create_account(&t, &o.space, json!({"name": "Kept", "currency": "SLE"})).await;
+    let id = account["id"].as_str().unwrap();
+    let (status, _, res) =
+        send(app.req(reqwest::Method::PATCH, &format!("/v1/financial-accounts/{id}"), &t, &o.space)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["result"]["name"], "Kept", "{res}");
+    let (status, _, res) = send(
+        app.req(reqwest::Method::POST, "/v1/financial-accounts", &t, &o.space).header("Idempotency-Key", idem_key()),
+    )
+    .await;
+    let err = assert_error(status, &res, 400, "validation_failed");
+    assert_eq!(err["details"][0]["reason"], "missing_field", "{res}");
+    let (status, _, res) = send(
+        app.req(reqwest::Method::PATCH, &format!("/v1/financial-accounts/{id}"), &t, &o.space)
+            .header("Content-Type", "text/plain")
+            .body(r#"{"name": "x"}"#),
+    )
+    .await;
+    assert_error(status, &res, 415, "content_type_unsupported");
+}
