@@ -46,9 +46,10 @@ else
 fi
 
 # Checks both runs apply. `positive_data_acceptance` is not among them: it demands a 2xx for every
-# schema-valid input, and neither document can say that an account id must exist, that a currency
-# must be one we hold or that a transfer's source must differ from its destination; those inputs get
-# a precise 400/404 in the envelope instead, which the envelope check verifies.
+# schema-valid input, and neither document can say that an account must exist, a currency be one we
+# hold, a transfer's source differ from its destination, a name not be blank, a cursor be one we
+# issued, metadata values be short strings or an Idempotency-Key not be empty. Those inputs get a
+# precise 400 (naming the field) or 404 in the envelope instead, which the envelope check verifies.
 checks_common=not_a_server_error,response_schema_conformance,content_type_conformance,response_headers_conformance,negative_data_rejection,missing_required_header,ignored_auth,unsupported_method,allow_header_conformance,use_after_free,ensure_resource_availability,openmonime_error_envelope
 checks_own=$checks_common,status_code_conformance
 checks_official=$checks_common
