@@ -141,7 +141,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ar
 
 /// Parses `Monime-Version`; absent means the token's default release.
 pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
-    let Some(raw) = headers.get("monime-version") else { return Ok(None) };
+    // The official document marks the header nullable: an empty value means "not given".
+    let Some(raw) = headers.get("monime-version").filter(|v| !v.is_empty()) else { return Ok(None) };
     let supported = ApiVersion::supported_ids();
     raw.to_str().ok().and_then(ApiVersion::parse).map(Some).ok_or_else(|| {
         ApiError::bad_request(
