@@ -98,7 +98,7 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
             let sum = checksum(method.as_str(), &path, &bytes);
             parts.extensions.insert(RequestChecksum(sum.clone()));
             let request = Request::from_parts(parts, Body::from(bytes));
-            (sum, REQUEST_ID.scope(request_id.clone(), next.run(request)).await)
+            (sum, run_to_completion(request_id.clone(), next, request).await)
         }
         Err(err) => (checksum(method.as_str(), &path, b""), err.into_response()),
     };
@@ -133,6 +133,19 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
         "request"
     );
     response
+}
+
+/// Runs the rest of the stack in its own task, so a client that disconnects cannot cancel a
+/// request halfway: a write transaction always reaches its commit or rollback (a cancelled
+/// `BEGIN` could otherwise leave a pooled SQLite connection holding the write lock).
+async fn run_to_completion(request_id: RequestId, next: Next, request: Request) -> Response {
+    match tokio::spawn(REQUEST_ID.scope(request_id, next.run(request))).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 /// Copies the matched route template into the response for the request log.

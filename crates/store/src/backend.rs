@@ -42,10 +42,12 @@ impl Backend {
             Backend::Sqlite => &[
                 (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
                 (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
+                (3, "entry owner index", include_str!("../migrations/sqlite/0003_entry_owner_index.sql")),
             ],
             Backend::Postgres => &[
                 (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
                 (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
+                (3, "entry owner index", include_str!("../migrations/postgres/0003_entry_owner_index.sql")),
             ],
         };
         files
@@ -191,10 +193,19 @@ impl Store {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        // `BEGIN` runs in its own task: sqlx's begin is not cancel-safe, and a caller dropped
+        // mid-begin would return a connection to the pool inside an open transaction (on SQLite,
+        // holding the write lock for every process).
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        let tx = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("begin task failed: {e}")))??;
         Ok(WriteTx { tx, backend: self.backend, _gate: gate })
     }
 }

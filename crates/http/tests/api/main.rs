@@ -8,6 +8,7 @@ mod support;
 
 mod accounts;
 mod authz_matrix;
+mod cancellation;
 mod cluster;
 mod foundation;
 mod fuzz_findings;
