@@ -449,16 +449,7 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
                 return Err("only an active token can be rotated".into());
             }
             let grace = grace.as_deref().map(parse_lifetime).transpose()?.unwrap_or(time::Duration::ZERO);
-            let new = NewAccessToken {
-                monimeer_id: old.monimeer_id.clone(),
-                name: old.name.clone(),
-                environment: old.environment,
-                permissions: old.permissions,
-                space_id: old.space_id.clone(),
-                allowed_ips: old.allowed_ips.clone(),
-                expires_at: old.expires_at,
-                api_version: old.api_version,
-            };
+            let new = old.replacement();
             let minted = token::generate(new.environment);
             let stops = now.checked_add(grace).ok_or("--grace is too long")?;
             let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;

@@ -116,6 +116,20 @@ pub enum TokenStatus {
 }
 
 impl AccessToken {
+    /// What a rotation issues: a new token carrying every setting of this one.
+    pub fn replacement(&self) -> NewAccessToken {
+        NewAccessToken {
+            monimeer_id: self.monimeer_id.clone(),
+            name: self.name.clone(),
+            environment: self.environment,
+            permissions: self.permissions,
+            space_id: self.space_id.clone(),
+            allowed_ips: self.allowed_ips.clone(),
+            expires_at: self.expires_at,
+            api_version: self.api_version,
+        }
+    }
+
     pub fn status(&self, now: OffsetDateTime) -> TokenStatus {
         if self.revoked_at.is_some_and(|r| r <= now) {
             TokenStatus::Revoked

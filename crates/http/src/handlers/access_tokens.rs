@@ -297,16 +297,7 @@ pub async fn rotate(
     if old.status(now) != TokenStatus::Active {
         return Err(ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated"));
     }
-    let new = NewAccessToken {
-        monimeer_id: old.monimeer_id.clone(),
-        name: old.name.clone(),
-        environment: old.environment,
-        permissions: old.permissions,
-        space_id: old.space_id.clone(),
-        allowed_ips: old.allowed_ips.clone(),
-        expires_at: old.expires_at,
-        api_version: old.api_version,
-    };
+    let new = old.replacement();
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
     let stored =
