@@ -141,8 +141,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ar
 
 /// Parses `Monime-Version`; absent means the token's default release.
 pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
-    // The official document marks the header nullable: an empty value means "not given".
-    let Some(raw) = headers.get("monime-version").filter(|v| !v.is_empty()) else { return Ok(None) };
+    // An empty value is refused like any other value outside the enum: a header cannot carry
+    // JSON's null, so "nullable" in the document can only mean "absent".
+    let Some(raw) = headers.get("monime-version") else { return Ok(None) };
     let supported = ApiVersion::supported_ids();
     raw.to_str().ok().and_then(ApiVersion::parse).map(Some).ok_or_else(|| {
         ApiError::bad_request(
