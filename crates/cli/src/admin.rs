@@ -463,7 +463,7 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
         AdminCommand::Role(cmd) => role(store, cmd).await?,
         AdminCommand::Policy(PolicyCommand::Show { space }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            policy_json(&store.get_policy(&space).await.map_err(store_err)?)
+            openmonime_http::handlers::render::policy(&store.get_policy(&space).await.map_err(store_err)?)
         }
         AdminCommand::Policy(PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
@@ -478,8 +478,15 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
                 policy.allow_unbound_tokens = allow;
             }
             let policy = store.set_policy(&space, policy).await.map_err(store_err)?;
-            audit(store, Some(&space), "policy.update", space.as_str(), policy_json(&policy)).await?;
-            policy_json(&policy)
+            audit(
+                store,
+                Some(&space),
+                "policy.update",
+                space.as_str(),
+                openmonime_http::handlers::render::policy(&policy),
+            )
+            .await?;
+            openmonime_http::handlers::render::policy(&policy)
         }
         AdminCommand::Audit(AuditCommand::List { space, env, limit, action }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
@@ -512,28 +519,17 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
     Ok((value, true))
 }
 
-fn policy_json(p: &openmonime_domain::entities::SpacePolicy) -> Value {
-    json!({"maxTokenLifetimeSeconds": p.max_token_lifetime_seconds, "allowUnboundTokens": p.allow_unbound_tokens})
-}
-
-fn role_json(r: &openmonime_store::management::RoleInfo) -> Value {
-    json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
-}
-
 async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
     let expand = |words: &[String]| PermissionSet::expand(words).map_err(|w| format!("unknown permission `{w}`"));
     Ok(match cmd {
         RoleCommand::List { space } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             let roles = store.list_roles(&space).await.map_err(store_err)?;
-            json!({"roles": roles.iter().map(role_json).collect::<Vec<_>>()})
+            json!({"roles": roles.iter().map(openmonime_http::handlers::space_roles::render).collect::<Vec<_>>()})
         }
         RoleCommand::Create { space, name, permissions } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            let valid = name.len() <= 40
-                && name.starts_with(|c: char| c.is_ascii_lowercase())
-                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-            if !valid {
+            if !openmonime_domain::role::is_valid_custom_name(&name) {
                 return Err(
                     "--name must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter".into()
                 );
@@ -541,14 +537,14 @@ async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
             store.get_space(&space).await.map_err(store_err)?;
             let role = store.create_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             audit(store, Some(&space), "role.create", &name, json!({"permissions": role.permissions})).await?;
-            role_json(&role)
+            openmonime_http::handlers::space_roles::render(&role)
         }
         RoleCommand::Update { space, name, permissions } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             let role = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             let impact = store.role_impact(&space, &name).await.map_err(store_err)?;
             audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;
-            let mut value = role_json(&role);
+            let mut value = openmonime_http::handlers::space_roles::render(&role);
             value["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
             value
         }

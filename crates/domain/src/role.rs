@@ -57,6 +57,14 @@ impl BuiltinRole {
     }
 }
 
+/// A custom role's name: 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter.
+pub fn is_valid_custom_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 40
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

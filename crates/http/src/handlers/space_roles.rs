@@ -31,15 +31,9 @@ pub struct UpdateBody {
     permissions: Vec<String>,
 }
 
-fn render(r: &RoleInfo) -> Value {
+/// A role as the API and the admin CLI show it.
+pub fn render(r: &RoleInfo) -> Value {
     json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
-}
-
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 40
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// Expands the words and refuses anything beyond the caller's own role.
@@ -73,7 +67,7 @@ pub async fn create(
     _query: QueryParams,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<Json<Value>> {
-    if !valid_name(&body.name) {
+    if !openmonime_domain::role::is_valid_custom_name(&body.name) {
         return Err(ApiError::field(
             "name",
             "invalid_value",
