@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openmonime_domain::ids::RequestId;
@@ -98,7 +98,13 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
             let sum = checksum(method.as_str(), &path, &bytes);
             parts.extensions.insert(RequestChecksum(sum.clone()));
             let request = Request::from_parts(parts, Body::from(bytes));
-            (sum, run_to_completion(request_id.clone(), next, request).await)
+            // Reads write nothing, so cancelling them is harmless and they skip the extra task.
+            let response = if method == Method::GET || method == Method::HEAD {
+                REQUEST_ID.scope(request_id.clone(), next.run(request)).await
+            } else {
+                run_to_completion(request_id.clone(), next, request).await
+            };
+            (sum, response)
         }
         Err(err) => (checksum(method.as_str(), &path, b""), err.into_response()),
     };
@@ -135,8 +141,8 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     response
 }
 
-/// Runs the rest of the stack in its own task, so a client that disconnects cannot cancel a
-/// request halfway: a write transaction always reaches its commit or rollback (a cancelled
+/// Runs the rest of a writing request's stack in its own task, so a client that disconnects cannot
+/// cancel it halfway: a write transaction always reaches its commit or rollback (a cancelled
 /// `BEGIN` could otherwise leave a pooled SQLite connection holding the write lock).
 async fn run_to_completion(request_id: RequestId, next: Next, request: Request) -> Response {
     match tokio::spawn(REQUEST_ID.scope(request_id, next.run(request))).await {
