@@ -26,7 +26,7 @@ use openmonime_store::{Backend, Store};
 use rand::Rng;
 use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::{Acquire, AnyConnection, Row};
+use sqlx::Row;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -138,31 +138,6 @@ fn decode_account(row: &AnyRow) -> Result<(), Error> {
     Ok(())
 }
 
-/// Adds `delta` under the same guard as the ledger; `None` when the guard refuses.
-async fn apply_delta(
-    conn: &mut AnyConnection,
-    s: &Shared,
-    account: &str,
-    delta: i64,
-    now: i64,
-) -> Result<Option<i64>, Error> {
-    let row = sqlx::query(
-        "UPDATE financial_accounts SET balance = balance + $1, updated_at = $2 \
-         WHERE id = $3 AND space_id = $4 AND environment = $5 \
-           AND balance + $1 >= 0 AND ($1 <= 0 OR balance <= $6 - $1) \
-         RETURNING balance",
-    )
-    .bind(delta)
-    .bind(now)
-    .bind(account)
-    .bind(&s.args.space)
-    .bind(&s.args.env)
-    .bind(i64::MAX)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
-}
-
 /// `create_transfer` with an idempotency claim, statement for statement.
 async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64) -> Result<(), Error> {
     let _gate = match &s.write_gate {
@@ -192,56 +167,74 @@ async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64)
     if claimed.rows_affected() != 1 {
         return Err("idempotency key collision".into());
     }
-    for account in [source, destination] {
-        let row =
-            sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
-                .bind(account)
-                .bind(space)
-                .bind(env)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or("account not found")?;
-        let _: String = row.try_get("currency")?;
+    let lock = match s.store.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT id, currency, balance FROM financial_accounts \
+         WHERE id IN ($1, $2) AND space_id = $3 AND environment = $4 ORDER BY id{lock}"
+    ))
+    .bind(source)
+    .bind(destination)
+    .bind(space)
+    .bind(env)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.len() != 2 {
+        return Err("account not found".into());
     }
+    let balance_of = |account: &str| -> Result<i64, Error> {
+        let row = rows.iter().find(|r| r.try_get::<String, _>("id").is_ok_and(|id| id == account));
+        let row = row.ok_or("account not found")?;
+        let _: String = row.try_get("currency")?;
+        Ok(row.try_get::<i64, _>("balance")?)
+    };
+    let source_after = balance_of(source)?.checked_sub(amount).filter(|b| *b >= 0);
+    let destination_after = balance_of(destination)?.checked_add(amount);
     let now = time_fmt::to_micros(time_fmt::now());
     let id = InternalTransferId::generate();
     let reference = new_transaction_reference();
-    let mut moves = [(source, -amount), (destination, amount)];
-    moves.sort_by(|a, b| a.0.cmp(b.0));
-    let mut savepoint = tx.begin().await?;
-    let mut after = [None, None];
-    for (i, (account, delta)) in moves.iter().enumerate() {
-        after[i] = apply_delta(&mut savepoint, s, account, *delta, now).await?;
-        if after[i].is_none() {
-            break;
+    let settled = source_after.is_some() && destination_after.is_some();
+    if let (Some(source_after), Some(destination_after)) = (source_after, destination_after) {
+        sqlx::query(
+            "UPDATE financial_accounts \
+             SET balance = balance + CASE WHEN id = $1 THEN -$3 ELSE $3 END, updated_at = $4 \
+             WHERE id IN ($1, $2) AND space_id = $5 AND environment = $6 \
+               AND ((id = $1 AND balance >= $3) OR (id = $2 AND balance <= $7 - $3))",
+        )
+        .bind(source)
+        .bind(destination)
+        .bind(amount)
+        .bind(now)
+        .bind(space)
+        .bind(env)
+        .bind(i64::MAX)
+        .execute(&mut *tx)
+        .await?;
+        let mut insert = sqlx::query(
+            "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
+             reference, owner_id, owner_type, owner_metadata, created_at) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
+             ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+        );
+        for (account, kind, after) in [(source, "debit", source_after), (destination, "credit", destination_after)] {
+            insert = insert
+                .bind(FinancialTransactionId::generate().to_string())
+                .bind(space)
+                .bind(env)
+                .bind(account)
+                .bind(kind)
+                .bind("SLE")
+                .bind(amount)
+                .bind(after)
+                .bind(reference.clone())
+                .bind(id.as_str())
+                .bind("internal_transfer")
+                .bind(None::<String>)
+                .bind(now);
         }
-    }
-    let settled = after.iter().all(Option::is_some);
-    if settled {
-        for (i, (account, delta)) in moves.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
-                 reference, owner_id, owner_type, owner_metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(FinancialTransactionId::generate().as_str())
-            .bind(space)
-            .bind(env)
-            .bind(*account)
-            .bind(if *delta < 0 { "debit" } else { "credit" })
-            .bind("SLE")
-            .bind(amount)
-            .bind(after[i].expect("settled"))
-            .bind(&reference)
-            .bind(id.as_str())
-            .bind("internal_transfer")
-            .bind(None::<String>)
-            .bind(now)
-            .execute(&mut *savepoint)
-            .await?;
-        }
-        savepoint.commit().await?;
-    } else {
-        savepoint.rollback().await?;
+        insert.execute(&mut *tx).await?;
     }
     let status = if settled { "completed" } else { "failed" };
     let (failure_code, failure_message) = if settled {

@@ -105,6 +105,9 @@ impl std::fmt::Debug for Store {
 
 /// Set on every SQLite connection: WAL so readers never block the writer; `synchronous = FULL`
 /// so a commit is on disk before the response; a 5 s wait for another process's write lock.
+/// A pooled connection idle at least this long is pinged before it is handed out again.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
@@ -129,8 +132,21 @@ impl Store {
                     .into(),
             )
         })?;
-        let mut pool =
-            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(options.acquire_timeout);
+        // sqlx pings every connection it hands out by default: one extra round trip per
+        // transaction. Only a connection that sat idle can have gone stale (a restarted server, a
+        // dropped TCP session), so only those are pinged; a busy pool pays nothing.
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
         let url = match backend {
             Backend::Sqlite => {
                 pool = pool.after_connect(|conn, _meta| {

@@ -19,6 +19,9 @@ pub enum StoreError {
     /// A stored value failed to decode: the database holds something this code did not write.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A check that cannot fail did: the transaction is rolled back rather than committed.
+    #[error("invariant violated: {0}")]
+    Invariant(&'static str),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]

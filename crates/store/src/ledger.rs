@@ -6,7 +6,7 @@
 //! transaction, so concurrent transfers never lose an update, never overdraw, and never deadlock.
 
 use crate::audit::{insert_audit, AuditEvent};
-use crate::backend::{Store, WriteTx};
+use crate::backend::{Backend, Store, WriteTx};
 use crate::codec::*;
 use crate::error::{StoreError, StoreResult};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
@@ -17,7 +17,6 @@ use openmonime_domain::money::{Currency, Money};
 use openmonime_domain::{time_fmt, uvan};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::Acquire;
 
 /// A new financial account as a create asks for it (validated by the caller).
 #[derive(Debug, Clone)]
@@ -296,6 +295,74 @@ async fn insert_entry(
     Ok(())
 }
 
+/// Moves a settled transfer's amount in one statement. The guards repeat what the caller decided
+/// from the locked balances: if they ever disagree, the transaction fails instead of the ledger.
+async fn move_balances(tx: &mut sqlx::AnyConnection, tenant: &Tenant, new: &NewTransfer, now: i64) -> StoreResult<()> {
+    let moved = sqlx::query(
+        "UPDATE financial_accounts \
+         SET balance = balance + CASE WHEN id = $1 THEN -$3 ELSE $3 END, updated_at = $4 \
+         WHERE id IN ($1, $2) AND space_id = $5 AND environment = $6 \
+           AND ((id = $1 AND balance >= $3) OR (id = $2 AND balance <= $7 - $3))",
+    )
+    .bind(new.source.as_str())
+    .bind(new.destination.as_str())
+    .bind(new.amount.value)
+    .bind(now)
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(i64::MAX)
+    .execute(tx)
+    .await?;
+    if moved.rows_affected() != 2 {
+        return Err(StoreError::Invariant("a transfer's balance guards disagreed with the locked balances"));
+    }
+    Ok(())
+}
+
+/// Writes a transfer's ledger entries in one statement.
+async fn insert_entries(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    entries: &[(&FinancialAccountId, EntryKind, i64)],
+    amount: Money,
+    reference: &str,
+    owner: &Ownership,
+    now: i64,
+) -> StoreResult<()> {
+    const COLUMNS: usize = 13;
+    let values: Vec<String> = (0..entries.len())
+        .map(|row| {
+            let params: Vec<String> = (1..=COLUMNS).map(|col| format!("${}", row * COLUMNS + col)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
+         reference, owner_id, owner_type, owner_metadata, created_at) VALUES {}",
+        values.join(", ")
+    );
+    let metadata = encode_json_map(&owner.metadata);
+    let mut query = sqlx::query(&sql);
+    for (account, kind, balance_after) in entries {
+        query = query
+            .bind(FinancialTransactionId::generate().to_string())
+            .bind(tenant.space_id.as_str())
+            .bind(tenant.environment.as_str())
+            .bind(account.as_str())
+            .bind(kind.as_str())
+            .bind(amount.currency.code())
+            .bind(amount.value)
+            .bind(*balance_after)
+            .bind(reference)
+            .bind(owner.id.as_str())
+            .bind(owner.kind.as_str())
+            .bind(metadata.clone())
+            .bind(now);
+    }
+    query.execute(tx).await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates an account, idempotently when a claim is given. `render` produces the response
     /// body stored for replays.
@@ -467,78 +534,65 @@ impl Store {
                 return Ok(Ok(Outcome::Replayed { body }));
             }
         }
-        for (field, account) in
+        // Both accounts are read and, on PostgreSQL, locked in ascending id order (no deadlocks);
+        // SQLite's write transaction is already exclusive. With the balances locked, the outcome
+        // is decided here, so a failed transfer never touches a balance and needs no savepoint.
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT id, currency, balance FROM financial_accounts \
+             WHERE id IN ($1, $2) AND space_id = $3 AND environment = $4 ORDER BY id{lock}"
+        ))
+        .bind(new.source.as_str())
+        .bind(new.destination.as_str())
+        .bind(tenant.space_id.as_str())
+        .bind(tenant.environment.as_str())
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        let mut balances = [0i64; 2];
+        for (i, (field, account)) in
             [("sourceFinancialAccount.id", &new.source), ("destinationFinancialAccount.id", &new.destination)]
+                .into_iter()
+                .enumerate()
         {
-            let row = sqlx::query(
-                "SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3",
-            )
-            .bind(account.as_str())
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-            match row {
-                None => return Ok(Err(TransferRejection::AccountNotFound(field))),
-                Some(r) if currency(&r, "currency")? != new.amount.currency => {
-                    return Ok(Err(TransferRejection::CurrencyMismatch(field)))
-                }
-                Some(_) => {}
+            let Some(row) = rows.iter().find(|r| text(r, "id").is_ok_and(|id| id == account.as_str())) else {
+                return Ok(Err(TransferRejection::AccountNotFound(field)));
+            };
+            if currency(row, "currency")? != new.amount.currency {
+                return Ok(Err(TransferRejection::CurrencyMismatch(field)));
             }
+            balances[i] = int(row, "balance")?;
         }
+        let value = new.amount.value;
+        let source_after = balances[0].checked_sub(value).filter(|b| *b >= 0);
+        let destination_after = balances[1].checked_add(value);
         let now = time_fmt::now();
         let now_us = micros(now);
         let id = InternalTransferId::generate();
         let reference = new_transaction_reference();
         let owner = Ownership { id: id.to_string(), kind: "internal_transfer".into(), metadata: new.metadata.clone() };
 
-        // Balances move inside a savepoint, in ascending id order (no deadlocks on PostgreSQL);
-        // if a guard refuses, only the savepoint is undone and the failure is recorded.
-        let value = new.amount.value;
-        let mut moves = [(&new.source, -value), (&new.destination, value)];
-        moves.sort_by(|a, b| a.0.cmp(b.0));
-        let mut savepoint = tx.tx.begin().await?;
-        let mut after = [None, None];
-        for (i, (account, delta)) in moves.iter().enumerate() {
-            after[i] = apply_delta(&mut savepoint, tenant, account, *delta, now_us).await?;
-            if after[i].is_none() {
-                break;
+        let failure = match (source_after, destination_after) {
+            (Some(source_after), Some(destination_after)) => {
+                move_balances(&mut tx.tx, tenant, new, now_us).await?;
+                let entries = [
+                    (&new.source, EntryKind::Debit, source_after),
+                    (&new.destination, EntryKind::Credit, destination_after),
+                ];
+                insert_entries(&mut tx.tx, tenant, &entries, new.amount, &reference, &owner, now_us).await?;
+                None
             }
-        }
-        let settled = after.iter().all(Option::is_some);
-        let failure = if settled {
-            for (i, (account, delta)) in moves.iter().enumerate() {
-                let kind = if *delta < 0 { EntryKind::Debit } else { EntryKind::Credit };
-                let balance_after = after[i].expect("settled");
-                insert_entry(
-                    &mut savepoint,
-                    tenant,
-                    account,
-                    kind,
-                    new.amount,
-                    balance_after,
-                    &reference,
-                    &owner,
-                    now_us,
-                )
-                .await?;
+            (None, _) => Some((
+                TransferFailure::FundInsufficient,
+                Some("the source account's available balance is lower than the amount".to_owned()),
+            )),
+            (Some(_), None) => {
+                Some((TransferFailure::Unknown, Some("the destination account's balance would overflow".to_owned())))
             }
-            savepoint.commit().await?;
-            None
-        } else {
-            savepoint.rollback().await?;
-            // The guard that refused was the debit (insufficient funds) unless the credit would
-            // have overflowed the destination.
-            let debit_refused = moves.iter().zip(after).any(|((_, d), a)| *d < 0 && a.is_none());
-            Some(if debit_refused {
-                (
-                    TransferFailure::FundInsufficient,
-                    Some("the source account's available balance is lower than the amount".to_owned()),
-                )
-            } else {
-                (TransferFailure::Unknown, Some("the destination account's balance would overflow".to_owned()))
-            })
         };
+        let settled = failure.is_none();
         let transfer = InternalTransfer {
             id,
             status: if settled { TransferStatus::Completed } else { TransferStatus::Failed },
