@@ -6,13 +6,15 @@ use axum::response::{IntoResponse, Response};
 use openmonime_domain::FieldError;
 use openmonime_store::StoreError;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 /// An error answer: HTTP status, stable snake_case reason, human message, structured details.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub reason: &'static str,
-    pub message: String,
+    /// Borrowed when it is a fixed text, so the common refusals allocate nothing.
+    pub message: Cow<'static, str>,
     pub details: Vec<Value>,
     /// Extra response headers (e.g. `Retry-After`).
     pub headers: Vec<(&'static str, HeaderValue)>,
@@ -21,7 +23,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError { status, reason, message: message.into(), details: Vec::new(), headers: Vec::new() }
     }
 
@@ -30,15 +32,15 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
     }
 
-    pub fn unauthorized(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, reason, message)
     }
 
-    pub fn forbidden(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, reason, message)
     }
 

@@ -37,9 +37,12 @@ impl Default for ServerConfig {
     }
 }
 
-/// Cheap to clone; one per server.
+/// One per server; a clone is one reference-count increment, since every request clones it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] points to.
+pub struct Shared {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub auth: Arc<AuthCache>,
@@ -52,6 +55,21 @@ impl AppState {
     pub fn new(store: Store, config: ServerConfig, geoip: Option<GeoIp>) -> Self {
         let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
         let limiter = Arc::new(crate::ratelimit::Limiter::new(config.rate_limits.clone()));
-        AppState { store, config: Arc::new(config), auth, geoip: geoip.map(Arc::new), usage: Arc::default(), limiter }
+        AppState(Arc::new(Shared {
+            store,
+            config: Arc::new(config),
+            auth,
+            geoip: geoip.map(Arc::new),
+            usage: Arc::default(),
+            limiter,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
