@@ -9,6 +9,10 @@
 //! `--body-bytes` pads the JSON object so its serialized size matches openmonime's `GET /` answer
 //! (the harness measures that size first). Prints `listening on ADDR` once the socket is bound.
 
+/// The same allocator as openmonime, so the ratio measures only what openmonime adds.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -19,6 +19,10 @@
 //! in a savepoint, a debit and a credit entry, the transfer row), so `openmonime admin ledger
 //! verify` still holds afterwards.
 
+/// The same allocator as openmonime, so the ratio measures only what the API adds.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use openmonime_domain::ids::{new_transaction_reference, FinancialTransactionId, InternalTransferId};
 use openmonime_domain::time_fmt;
 use openmonime_store::backend::StoreOptions;

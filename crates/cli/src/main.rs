@@ -10,6 +10,12 @@ use openmonime_store::backend::StoreOptions;
 use openmonime_store::Store;
 use std::process::ExitCode;
 
+/// A request allocates and frees many small objects, often on different threads (a response built
+/// on one worker, a log line written by another); mimalloc's per-thread free lists keep that off
+/// glibc's arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "openmonime", version, about = "An open, self-hostable implementation of the Monime API platform")]
 struct Cli {
