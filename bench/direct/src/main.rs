@@ -142,7 +142,7 @@ fn decode_account(row: &AnyRow) -> Result<(), Error> {
     Ok(())
 }
 
-/// `create_transfer` with an idempotency claim, statement for statement.
+/// `create_transfer` with an Idempotency-Key, statement for statement.
 async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64) -> Result<(), Error> {
     let _gate = match &s.write_gate {
         Some(gate) => Some(gate.lock().await),
@@ -156,21 +156,6 @@ async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64)
     let (space, env) = (s.args.space.as_str(), s.args.env.as_str());
     let key = format!("direct-{}", InternalTransferId::generate());
     let fingerprint: String = (0..32).map(|_| format!("{:02x}", rand::thread_rng().gen::<u8>())).collect();
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_records (space_id, environment, monimeer_id, idem_key, fingerprint, response_body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(space)
-    .bind(env)
-    .bind(&s.args.monimeer)
-    .bind(&key)
-    .bind(&fingerprint)
-    .bind(time_fmt::to_micros(time_fmt::now()))
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() != 1 {
-        return Err("idempotency key collision".into());
-    }
     let lock = match s.store.backend() {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
@@ -276,17 +261,22 @@ async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64)
         "createTime": time_fmt::rfc3339(time_fmt::from_micros(now)), "updateTime": time_fmt::rfc3339(time_fmt::from_micros(now)),
         "metadata": null}})
     .to_string();
-    sqlx::query(
-        "UPDATE idempotency_records SET response_body = $1 \
-         WHERE space_id = $2 AND environment = $3 AND monimeer_id = $4 AND idem_key = $5",
+    let recorded = sqlx::query(
+        "INSERT INTO idempotency_records (space_id, environment, monimeer_id, idem_key, fingerprint, response_body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
-    .bind(&body)
     .bind(space)
     .bind(env)
     .bind(&s.args.monimeer)
     .bind(&key)
+    .bind(&fingerprint)
+    .bind(&body)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
+    if recorded.rows_affected() != 1 {
+        return Err("idempotency key collision".into());
+    }
     tx.commit().await?;
     if settled {
         Ok(())

@@ -95,6 +95,11 @@ impl WriteTx {
     pub(crate) async fn commit(self) -> StoreResult<()> {
         Ok(self.tx.commit().await?)
     }
+
+    /// Undoes the transaction before the write gate is released.
+    pub(crate) async fn rollback(self) -> StoreResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
 }
 
 impl std::fmt::Debug for Store {

@@ -4,6 +4,12 @@
 //! on conflict. On PostgreSQL a concurrent claim of the same key waits for the first transaction
 //! to finish, then sees its record; on SQLite writers are serialized. Either way exactly one
 //! request performs the effects, and every other one replays its response or is refused.
+//!
+//! Internal transfers, the hottest write, record the key last instead ([`record`]): the same
+//! insert, carrying the response, saves the claim's later update. A duplicate then does the work
+//! and finds the key taken at the end, so its transaction is rolled back and it replays
+//! ([`recorded`]). It holds every lock it needs before it inserts the key, so waiting on a
+//! concurrent duplicate's key cannot deadlock.
 
 use crate::backend::WriteTx;
 use crate::codec::*;
@@ -88,7 +94,52 @@ pub(crate) async fn complete(
     Ok(())
 }
 
+/// Records the key with its response at the end of the transaction that performed the effects.
+/// `false`: the key is taken (by a committed duplicate); the caller must roll back and call
+/// [`recorded`].
+pub(crate) async fn record(
+    tx: &mut WriteTx,
+    tenant: &Tenant,
+    claim: &IdempotencyClaim,
+    body: &str,
+) -> StoreResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_records (space_id, environment, monimeer_id, idem_key, fingerprint, response_body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(claim.monimeer_id.as_str())
+    .bind(&claim.key)
+    .bind(&claim.fingerprint)
+    .bind(body)
+    .bind(micros(time_fmt::now()))
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 impl crate::Store {
+    /// What a key recorded by [`record`] answers: the first response, a refusal when the key was
+    /// used for a different request, or `None` when it was never recorded.
+    pub(crate) async fn recorded(&self, tenant: &Tenant, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT fingerprint, response_body FROM idempotency_records \
+             WHERE space_id = $1 AND environment = $2 AND monimeer_id = $3 AND idem_key = $4",
+        )
+        .bind(tenant.space_id.as_str())
+        .bind(tenant.environment.as_str())
+        .bind(claim.monimeer_id.as_str())
+        .bind(&claim.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if text(&row, "fingerprint")? != claim.fingerprint {
+            return Err(StoreError::IdempotencyKeyInUse);
+        }
+        text(&row, "response_body").map(Some)
+    }
+
     /// Deletes records older than the retention period; returns how many.
     pub async fn purge_idempotency(&self) -> StoreResult<u64> {
         let cutoff = micros(time_fmt::now() - RETENTION);

@@ -529,11 +529,6 @@ impl Store {
         render: impl FnOnce(&InternalTransfer) -> String,
     ) -> StoreResult<Result<Outcome<InternalTransfer>, TransferRejection>> {
         let mut tx = self.begin_write().await?;
-        if let Some(c) = claim {
-            if let Some(body) = idempotency::claim(&mut tx, tenant, c).await? {
-                return Ok(Ok(Outcome::Replayed { body }));
-            }
-        }
         // Both accounts are read and, on PostgreSQL, locked in ascending id order (no deadlocks);
         // SQLite's write transaction is already exclusive. With the balances locked, the outcome
         // is decided here, so a failed transfer never touches a balance and needs no savepoint.
@@ -558,10 +553,12 @@ impl Store {
                 .enumerate()
         {
             let Some(row) = rows.iter().find(|r| text(r, "id").is_ok_and(|id| id == account.as_str())) else {
-                return Ok(Err(TransferRejection::AccountNotFound(field)));
+                tx.rollback().await?;
+                return self.refuse_transfer(tenant, claim, TransferRejection::AccountNotFound(field)).await;
             };
             if currency(row, "currency")? != new.amount.currency {
-                return Ok(Err(TransferRejection::CurrencyMismatch(field)));
+                tx.rollback().await?;
+                return self.refuse_transfer(tenant, claim, TransferRejection::CurrencyMismatch(field)).await;
             }
             balances[i] = int(row, "balance")?;
         }
@@ -629,11 +626,33 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         let body = render(&transfer);
+        // The key is recorded last (see `idempotency`): a duplicate undoes its work and replays.
         if let Some(c) = claim {
-            idempotency::complete(&mut tx, tenant, c, &body).await?;
+            if !idempotency::record(&mut tx, tenant, c, &body).await? {
+                tx.rollback().await?;
+                let body = self.recorded(tenant, c).await?;
+                let body = body.ok_or(StoreError::Invariant("an idempotency key conflicted but holds no record"))?;
+                return Ok(Ok(Outcome::Replayed { body }));
+            }
         }
         tx.commit().await?;
         Ok(Ok(Outcome::Fresh { value: transfer, body }))
+    }
+
+    /// A transfer refused before any effect. A key used before still answers as it did (the
+    /// key is checked first, as when it is claimed up front).
+    async fn refuse_transfer(
+        &self,
+        tenant: &Tenant,
+        claim: Option<&IdempotencyClaim>,
+        rejection: TransferRejection,
+    ) -> StoreResult<Result<Outcome<InternalTransfer>, TransferRejection>> {
+        if let Some(c) = claim {
+            if let Some(body) = self.recorded(tenant, c).await? {
+                return Ok(Ok(Outcome::Replayed { body }));
+            }
+        }
+        Ok(Err(rejection))
     }
 
     pub async fn get_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<InternalTransfer> {

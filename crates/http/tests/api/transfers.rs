@@ -278,6 +278,14 @@ async fn a_replayed_transfer_moves_money_once() {
     let (status, _, res) = send(post(&transfer_body(&f.main, &f.other, "SLE", 301))).await;
     assert_error(status, &res, 409, "idempotency_key_in_use");
     assert_eq!(f.app.balance(&f.t, &f.o.space, &f.main).await, 700);
+    // The key is recorded after the effects, yet it is still judged before the accounts are: a
+    // reused key naming an unknown account is a reused key, not an unknown account.
+    let unknown = FinancialAccountId::generate().to_string();
+    let (status, _, res) = send(post(&transfer_body(&f.main, &unknown, "SLE", 300))).await;
+    assert_error(status, &res, 409, "idempotency_key_in_use");
+    let (status, headers, res) = send(post(&body)).await;
+    assert_eq!((status, &headers["monime-cache"]), (200, &"irc".parse().unwrap()), "{res}");
+    assert_eq!(f.app.list_all(TRANSFERS, "", &f.t, &f.o.space).await.len(), 1);
 }
 
 #[tokio::test]
