@@ -161,7 +161,10 @@ record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
 kv() { printf '%s\n' "$2" | tr ' ,{}' '\n\n\n\n' | sed -n "s/^\"\\{0,1\\}$1\"\\{0,1\\}[=:]//p" | head -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "nan" }'; }
 
-NEXT_PORT=$((20000 + RANDOM % 20000))
+# Listening ports come from below the kernel's ephemeral range, so no client socket (wrk, curl, a
+# database connection) can be holding the one a server is about to bind.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+NEXT_PORT=$((10000 + RANDOM % (EPHEMERAL_LOW - 12000)))
 free_port() {
   while port_open "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
   PORT=$NEXT_PORT
