@@ -54,8 +54,10 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(extra)
         .fallback(wire::not_found)
         .method_not_allowed_fallback(wire::method_not_allowed)
+        // A panic becomes a response inside `remember_route`, so its log line still names the
+        // route.
+        .route_layer(CatchPanicLayer::custom(wire::panic_response))
         .route_layer(from_fn(wire::remember_route))
-        .layer(CatchPanicLayer::custom(wire::panic_response))
         .layer(from_fn_with_state(state.clone(), wire::wire))
         .with_state(state)
 }

@@ -434,6 +434,7 @@ async fn boom() -> axum::Json<Value> {
 /// the layers production uses, and checks the answer and that the server keeps serving.
 #[tokio::test]
 async fn a_panicking_handler_answers_500_with_the_request_id_and_the_server_keeps_serving() {
+    let logs = captured_logs();
     let app = TestApp::spawn().await;
     let state = app.state.clone();
     let extra =
@@ -450,6 +451,11 @@ async fn a_panicking_handler_answers_500_with_the_request_id_and_the_server_keep
         let (id, _) = assert_wire_headers(&headers, "panic");
         assert_eq!(err["details"][0]["requestId"], id, "{body}");
         assert!(!body.to_string().contains("secret detail"), "{body}");
+        // The request log still names the route whose handler panicked.
+        let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        let line = logged.lines().find(|l| l.contains(&id) && l.contains("status=500"));
+        let line = line.unwrap_or_else(|| panic!("no request log line for {id}"));
+        assert!(line.contains("route=\"/boom\""), "{line}");
         let (status, _, body) = send(app.client.get(format!("http://{addr}/fine"))).await;
         assert_eq!((status, body), (200, json!({"ok": true})));
     }
@@ -457,7 +463,7 @@ async fn a_panicking_handler_answers_500_with_the_request_id_and_the_server_keep
 
 // ---------------------------------------------------------------- redaction
 
-/// Everything every test in this process logs, at TRACE, as text.
+/// Everything every test in this process logs, at TRACE, as text (from the first call on).
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -468,7 +474,7 @@ fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
             .with_ansi(false)
             .with_writer(move || Capture(sink.clone()))
             .try_init()
-            .expect("the redaction test is the only one that installs a subscriber");
+            .expect("no other test installs a subscriber");
         buffer
     })
     .clone()
