@@ -541,12 +541,9 @@ async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
         }
         RoleCommand::Update { space, name, permissions } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            let role = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
-            let impact = store.role_impact(&space, &name).await.map_err(store_err)?;
+            let (role, impact) = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;
-            let mut value = openmonime_http::handlers::space_roles::render(&role);
-            value["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
-            value
+            openmonime_http::handlers::space_roles::render_updated(&role, &impact)
         }
         RoleCommand::Delete { space, name } => {
             let space = parse("Space id", &space, SpaceId::parse)?;

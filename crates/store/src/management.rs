@@ -134,23 +134,18 @@ impl Store {
 
     /// How many members hold `role`, and how many active tokens they could use in this Space.
     pub async fn role_impact(&self, space: &SpaceId, role: &str) -> StoreResult<RoleImpact> {
-        let now = micros(time_fmt::now());
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM memberships WHERE space_id = $1 AND role = $2) AS members, \
-             (SELECT COUNT(*) FROM access_tokens t JOIN memberships m ON m.monimeer_id = t.monimeer_id \
-              WHERE m.space_id = $1 AND m.role = $2 AND (t.space_id IS NULL OR t.space_id = $1) \
-              AND (t.revoked_at IS NULL OR t.revoked_at > $3) AND (t.expires_at IS NULL OR t.expires_at > $3)) AS tokens",
-        )
-        .bind(space.as_str())
-        .bind(role)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(RoleImpact { members: int(&row, "members")?, tokens: int(&row, "tokens")? })
+        let mut conn = self.pool.acquire().await?;
+        role_impact(&mut conn, space, role).await
     }
 
-    /// Replaces a custom role's permissions; every member holding it is affected on the next request.
-    pub async fn update_role(&self, space: &SpaceId, name: &str, set: PermissionSet) -> StoreResult<RoleInfo> {
+    /// Replaces a custom role's permissions; every member holding it is affected on the next
+    /// request. The impact is counted in the same transaction, so it describes this very change.
+    pub async fn update_role(
+        &self,
+        space: &SpaceId,
+        name: &str,
+        set: PermissionSet,
+    ) -> StoreResult<(RoleInfo, RoleImpact)> {
         if BuiltinRole::parse(name).is_some() {
             return Err(StoreError::Conflict("role_builtin"));
         }
@@ -165,9 +160,9 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        let impact = role_impact(&mut tx.tx, space, name).await?;
         tx.commit().await?;
-        let members = self.role_impact(space, name).await?.members;
-        Ok(RoleInfo { name: name.into(), builtin: false, permissions: set, members })
+        Ok((RoleInfo { name: name.into(), builtin: false, permissions: set, members: impact.members }, impact))
     }
 
     /// Deletes a custom role nobody holds.
@@ -262,4 +257,20 @@ impl Store {
         }
         tx.commit().await
     }
+}
+
+async fn role_impact(conn: &mut sqlx::AnyConnection, space: &SpaceId, role: &str) -> StoreResult<RoleImpact> {
+    let now = micros(time_fmt::now());
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM memberships WHERE space_id = $1 AND role = $2) AS members, \
+         (SELECT COUNT(*) FROM access_tokens t JOIN memberships m ON m.monimeer_id = t.monimeer_id \
+          WHERE m.space_id = $1 AND m.role = $2 AND (t.space_id IS NULL OR t.space_id = $1) \
+          AND (t.revoked_at IS NULL OR t.revoked_at > $3) AND (t.expires_at IS NULL OR t.expires_at > $3)) AS tokens",
+    )
+    .bind(space.as_str())
+    .bind(role)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(RoleImpact { members: int(&row, "members")?, tokens: int(&row, "tokens")? })
 }

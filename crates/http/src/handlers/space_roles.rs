@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_store::identity::AuthChange;
-use openmonime_store::management::RoleInfo;
+use openmonime_store::management::{RoleImpact, RoleInfo};
 use openmonime_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -34,6 +34,13 @@ pub struct UpdateBody {
 /// A role as the API and the admin CLI show it.
 pub fn render(r: &RoleInfo) -> Value {
     json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
+}
+
+/// A role after an edit, with who the edit reaches: `affected: {members, tokens}`.
+pub fn render_updated(r: &RoleInfo, impact: &RoleImpact) -> Value {
+    let mut value = render(r);
+    value["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
+    value
 }
 
 /// Expands the words and refuses anything beyond the caller's own role.
@@ -91,13 +98,10 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let set = permissions(&caller, &body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
-    let role = state.store.update_role(&space, &name, set).await.map_err(not_found)?;
+    let (role, impact) = state.store.update_role(&space, &name, set).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    let impact = state.store.role_impact(&space, &name).await?;
     audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
-    let mut out = render(&role);
-    out["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
-    Ok(Json(envelope::one(out)))
+    Ok(Json(envelope::one(render_updated(&role, &impact))))
 }
 
 pub async fn delete(
