@@ -17,6 +17,7 @@ use crate::error::{StoreError, StoreResult};
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::MonimeerId;
 use openmonime_domain::time_fmt;
+use sqlx::AnyConnection;
 
 /// How long records are kept before `purge_idempotency` may delete them.
 pub const RETENTION: time::Duration = time::Duration::hours(24);
@@ -57,6 +58,13 @@ pub(crate) async fn claim(tx: &mut WriteTx, tenant: &Tenant, claim: &Idempotency
     if inserted.rows_affected() == 1 {
         return Ok(None);
     }
+    // The conflicting record is committed (PostgreSQL waited for it) or ours to see (SQLite).
+    lookup(&mut tx.tx, tenant, claim).await?.map(Some).ok_or(StoreError::Invariant("a claimed key holds no record"))
+}
+
+/// The recorded answer for a key: the first response, `IdempotencyKeyInUse` when the key was
+/// used for a different request, or `None` when it was never recorded.
+async fn lookup(conn: &mut AnyConnection, tenant: &Tenant, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
     let row = sqlx::query(
         "SELECT fingerprint, response_body FROM idempotency_records \
          WHERE space_id = $1 AND environment = $2 AND monimeer_id = $3 AND idem_key = $4",
@@ -65,12 +73,13 @@ pub(crate) async fn claim(tx: &mut WriteTx, tenant: &Tenant, claim: &Idempotency
     .bind(tenant.environment.as_str())
     .bind(claim.monimeer_id.as_str())
     .bind(&claim.key)
-    .fetch_one(&mut *tx.tx)
+    .fetch_optional(conn)
     .await?;
+    let Some(row) = row else { return Ok(None) };
     if text(&row, "fingerprint")? != claim.fingerprint {
         return Err(StoreError::IdempotencyKeyInUse);
     }
-    Ok(Some(text(&row, "response_body")?))
+    text(&row, "response_body").map(Some)
 }
 
 /// Stores the response of the request that owns the claim, in the same transaction.
@@ -120,24 +129,10 @@ pub(crate) async fn record(
 }
 
 impl crate::Store {
-    /// What a key recorded by [`record`] answers: the first response, a refusal when the key was
-    /// used for a different request, or `None` when it was never recorded.
+    /// What a key recorded by [`record`] answers (see [`lookup`]).
     pub(crate) async fn recorded(&self, tenant: &Tenant, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
-        let row = sqlx::query(
-            "SELECT fingerprint, response_body FROM idempotency_records \
-             WHERE space_id = $1 AND environment = $2 AND monimeer_id = $3 AND idem_key = $4",
-        )
-        .bind(tenant.space_id.as_str())
-        .bind(tenant.environment.as_str())
-        .bind(claim.monimeer_id.as_str())
-        .bind(&claim.key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        if text(&row, "fingerprint")? != claim.fingerprint {
-            return Err(StoreError::IdempotencyKeyInUse);
-        }
-        text(&row, "response_body").map(Some)
+        let mut conn = self.pool.acquire().await?;
+        lookup(&mut conn, tenant, claim).await
     }
 
     /// Deletes records older than the retention period; returns how many.

@@ -261,40 +261,6 @@ async fn apply_delta(
     row.map(|r| int(&r, "balance")).transpose()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_entry(
-    tx: &mut sqlx::AnyConnection,
-    tenant: &Tenant,
-    account: &FinancialAccountId,
-    kind: EntryKind,
-    amount: Money,
-    balance_after: i64,
-    reference: &str,
-    owner: &Ownership,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
-         reference, owner_id, owner_type, owner_metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(FinancialTransactionId::generate().as_str())
-    .bind(tenant.space_id.as_str())
-    .bind(tenant.environment.as_str())
-    .bind(account.as_str())
-    .bind(kind.as_str())
-    .bind(amount.currency.code())
-    .bind(amount.value)
-    .bind(balance_after)
-    .bind(reference)
-    .bind(&owner.id)
-    .bind(&owner.kind)
-    .bind(encode_json_map(&owner.metadata))
-    .bind(now)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
 /// Moves a settled transfer's amount in one statement. The guards repeat what the caller decided
 /// from the locked balances: if they ever disagree, the transaction fails instead of the ledger.
 async fn move_balances(tx: &mut sqlx::AnyConnection, tenant: &Tenant, new: &NewTransfer, now: i64) -> StoreResult<()> {
@@ -319,7 +285,7 @@ async fn move_balances(tx: &mut sqlx::AnyConnection, tenant: &Tenant, new: &NewT
     Ok(())
 }
 
-/// Writes a transfer's ledger entries in one statement.
+/// Writes ledger entries (a transfer's two, an adjustment's one) in one statement.
 async fn insert_entries(
     tx: &mut sqlx::AnyConnection,
     tenant: &Tenant,
@@ -799,7 +765,8 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         let owner = Ownership { id: adjustment.to_string(), kind: "ledger_adjustment".into(), metadata: None };
-        insert_entry(&mut tx.tx, tenant, account, EntryKind::Credit, money, after, &reference, &owner, now_us).await?;
+        insert_entries(&mut tx.tx, tenant, &[(account, EntryKind::Credit, after)], money, &reference, &owner, now_us)
+            .await?;
         let detail = serde_json::json!({"account": account.as_str(), "amount": amount, "currency": money.currency.code(), "reference": reference});
         insert_audit(
             &mut tx,
