@@ -130,6 +130,12 @@ impl AccessToken {
         }
     }
 
+    /// When a rotated token stops working: the end of the grace period, or its own expiry if that
+    /// comes first (a rotation never lengthens a token's life).
+    pub fn rotation_stop(&self, grace_ends: OffsetDateTime) -> OffsetDateTime {
+        self.expires_at.map_or(grace_ends, |e| e.min(grace_ends))
+    }
+
     pub fn status(&self, now: OffsetDateTime) -> TokenStatus {
         if self.revoked_at.is_some_and(|r| r <= now) {
             TokenStatus::Revoked

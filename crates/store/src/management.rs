@@ -199,10 +199,9 @@ impl Store {
         new: &NewAccessToken,
         hash: &TokenHash,
         hint: &str,
-        old_stops_at: OffsetDateTime,
+        stops: OffsetDateTime,
     ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
-        let stops = old.expires_at.map_or(old_stops_at, |e| e.min(old_stops_at));
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND monimeer_id = $3 AND (revoked_at IS NULL OR revoked_at > $1)",
         )

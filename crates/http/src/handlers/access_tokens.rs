@@ -300,12 +300,12 @@ pub async fn rotate(
     let new = old.replacement();
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
-    let stored =
-        state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, now + time::Duration::seconds(grace)).await?;
+    let stops = old.rotation_stop(now + time::Duration::seconds(grace));
+    let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await?;
     state.auth.invalidate(&AuthChange::Token(old.id.clone()));
     audit(&state, &caller, "token.rotate", &old).await;
     let mut result = render::access_token(&stored);
     result["token"] = json!(minted.plaintext.expose());
-    result["replaces"] = json!({"id": old.id, "stopsWorkingAt": time_fmt::rfc3339(old.expires_at.map_or(now + time::Duration::seconds(grace), |e| e.min(now + time::Duration::seconds(grace))))});
+    result["replaces"] = json!({"id": old.id, "stopsWorkingAt": time_fmt::rfc3339(stops)});
     Ok(Json(envelope::one(result)))
 }
