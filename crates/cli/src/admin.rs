@@ -66,23 +66,9 @@ enum RoleCommand {
         space: String,
     },
     /// Create a custom role (a named permission set).
-    Create {
-        #[arg(long)]
-        space: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_delimiter = ',')]
-        permissions: Vec<String>,
-    },
+    Create(RoleSpec),
     /// Replace a custom role's permissions; holders are affected on their next request.
-    Update {
-        #[arg(long)]
-        space: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_delimiter = ',')]
-        permissions: Vec<String>,
-    },
+    Update(RoleSpec),
     /// Delete a custom role nobody holds.
     Delete {
         #[arg(long)]
@@ -90,6 +76,17 @@ enum RoleCommand {
         #[arg(long)]
         name: String,
     },
+}
+
+/// A custom role as `role create` and `role update` take it.
+#[derive(Args)]
+struct RoleSpec {
+    #[arg(long)]
+    space: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long, value_delimiter = ',')]
+    permissions: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -451,7 +448,7 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             let grace = grace.as_deref().map(parse_lifetime).transpose()?.unwrap_or(time::Duration::ZERO);
             let new = old.replacement();
             let minted = token::generate(new.environment);
-            let stops = now.checked_add(grace).ok_or("--grace is too long")?;
+            let stops = old.rotation_stop(now.checked_add(grace).ok_or("--grace is too long")?);
             let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;
             audit(store, old.space_id.as_ref(), "token.rotate", old.id.as_str(), json!({"replacement": stored.id}))
                 .await?;
@@ -498,14 +495,7 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
                 .list_audit(&space, env_of(&env)?, &filter, openmonime_store::PageRequest { after: None, limit })
                 .await
                 .map_err(store_err)?;
-            let events: Vec<Value> = page
-                .items
-                .iter()
-                .map(|e| {
-                    json!({"id": e.id, "actor": e.actor, "action": e.action, "subject": e.subject, "detail": e.detail,
-                           "ipAddress": e.ip, "createTime": time_fmt::rfc3339(e.created_at)})
-                })
-                .collect();
+            let events: Vec<Value> = page.items.iter().map(openmonime_http::handlers::render::audit_event).collect();
             json!({"events": events})
         }
         AdminCommand::Ledger(LedgerCommand::Verify) => {
@@ -527,7 +517,7 @@ async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
             let roles = store.list_roles(&space).await.map_err(store_err)?;
             json!({"roles": roles.iter().map(openmonime_http::handlers::space_roles::render).collect::<Vec<_>>()})
         }
-        RoleCommand::Create { space, name, permissions } => {
+        RoleCommand::Create(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             if !openmonime_domain::role::is_valid_custom_name(&name) {
                 return Err(
@@ -539,7 +529,7 @@ async fn role(store: &Store, cmd: RoleCommand) -> Result<Value, String> {
             audit(store, Some(&space), "role.create", &name, json!({"permissions": role.permissions})).await?;
             openmonime_http::handlers::space_roles::render(&role)
         }
-        RoleCommand::Update { space, name, permissions } => {
+        RoleCommand::Update(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             let (role, impact) = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;

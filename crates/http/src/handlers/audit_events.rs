@@ -1,13 +1,13 @@
 //! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
 
 use super::params::{page_envelope, QueryParams};
+use super::render;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::ids::SpaceId;
-use openmonime_domain::time_fmt::rfc3339;
 use openmonime_domain::Environment;
 use openmonime_store::audit::{AuditEvent, AuditFilter};
 use serde_json::{json, Value};
@@ -44,16 +44,5 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let tenant = caller.tenant()?;
     let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };
     let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, |e| {
-        json!({
-            "id": e.id,
-            "environment": e.environment.map(|v| v.as_str()),
-            "actor": e.actor,
-            "action": e.action,
-            "subject": e.subject,
-            "detail": e.detail,
-            "ipAddress": e.ip,
-            "createTime": rfc3339(e.created_at),
-        })
-    })))
+    Ok(Json(page_envelope(page, render::audit_event)))
 }

@@ -95,3 +95,17 @@ pub fn access_token(t: &AccessToken) -> Value {
 pub fn policy(p: &SpacePolicy) -> Value {
     json!({"maxTokenLifetimeSeconds": p.max_token_lifetime_seconds, "allowUnboundTokens": p.allow_unbound_tokens})
 }
+
+/// One audit event, as the API lists it and `admin audit list` prints it.
+pub fn audit_event(e: &openmonime_store::audit::AuditRecord) -> Value {
+    json!({
+        "id": e.id,
+        "environment": e.environment.map(|v| v.as_str()),
+        "actor": e.actor,
+        "action": e.action,
+        "subject": e.subject,
+        "detail": e.detail,
+        "ipAddress": e.ip,
+        "createTime": rfc3339(e.created_at),
+    })
+}
