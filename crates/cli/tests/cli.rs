@@ -527,16 +527,30 @@ fn ledger_credit_is_the_way_money_appears_and_verify_checks_it() {
 
     let report = db.ok(&["ledger", "verify"]);
     assert_eq!(report["consistent"], true, "{report}");
-    assert_eq!((report["balanceTotal"].as_i64(), report["creditsMinusDebits"].as_i64()), (Some(2000), Some(2000)));
+    let test_sle = json!({"currency": "SLE", "environment": "test", "balances": 2000, "creditsMinusDebits": 2000});
+    assert!(report["totals"].as_array().unwrap().contains(&test_sle), "{report}");
+
+    // Two Spaces each holding almost i64::MAX: their sum no longer fits an i64, and a healthy
+    // ledger still verifies (totals are summed per currency and environment in i128).
+    let huge = "9000000000000000000";
+    credit(huge, &[]).as_object().expect("credited");
+    let rich = id(&db.ok(&["space", "create", "--name", "Rich", "--owner", &ada])).to_owned();
+    let rich_main = db.main_account(&rich);
+    db.ok(&["ledger", "credit", "--space", &rich, "--env", "test", "--account", &rich_main, "--amount", huge]);
+    let report = db.ok(&["ledger", "verify"]);
+    assert_eq!(report["consistent"], true, "{report}");
+    let total: i128 = 2 * 9_000_000_000_000_000_000 + 2000;
+    let sle = report["totals"].as_array().unwrap().iter().find(|t| t["environment"] == "test").unwrap().clone();
+    assert_eq!(sle["balances"].to_string(), total.to_string(), "{report}");
+    assert_eq!(sle["creditsMinusDebits"].to_string(), total.to_string(), "{report}");
 
     // Break the ledger behind the server's back: verify notices and exits non-zero.
     db.store(async |store| {
-        sqlx::query(
-            "UPDATE financial_accounts SET balance = balance + 7 WHERE reference = 'main' AND environment = 'test'",
-        )
-        .execute(store.pool())
-        .await
-        .unwrap();
+        sqlx::query("UPDATE financial_accounts SET balance = balance + 7 WHERE id = $1")
+            .bind(main.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
     });
     let out = db.admin(&["ledger", "verify"]);
     assert!(!out.status.success());
