@@ -1,7 +1,7 @@
 //! Issue 8: the OpenAPI document openmonime serves — generated from the route table, pinned by a
 //! committed snapshot, and equal to Monime's official document for every operation both define.
 
-use crate::support::openapi::SPEC_PATH;
+use crate::support::openapi::official_text;
 use crate::support::*;
 use openmonime_http::handlers::route_table;
 use openmonime_http::openapi::document;
@@ -95,8 +95,10 @@ fn parameters(op: &Value, components: &Map<String, Value>) -> Vec<Value> {
 
 #[test]
 fn monime_operations_match_the_official_document() {
-    let official: Value =
-        serde_norway::from_str(&std::fs::read_to_string(SPEC_PATH).expect("official document")).unwrap();
+    let Some(text) = official_text("monime_operations_match_the_official_document") else {
+        return;
+    };
+    let official: Value = serde_norway::from_str(&text).expect("the official document is valid YAML");
     let ours = generated();
     let official_components = official["components"]["schemas"].as_object().unwrap().clone();
     let our_components = ours["components"]["schemas"].as_object().unwrap().clone();
