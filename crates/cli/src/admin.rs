@@ -14,11 +14,6 @@ use openmonime_store::backend::StoreOptions;
 use openmonime_store::{Store, StoreError};
 use serde_json::{json, Value};
 
-/// Default lifetime of a token created without an expiry option: Monime's shortest preset
-/// ("2 months"). Finite by default so a forgotten token dies on its own; `--no-expiry` exists
-/// for those who decide otherwise.
-pub const DEFAULT_TOKEN_DAYS: i64 = 60;
-
 #[derive(Args)]
 pub struct AdminArgs {
     #[command(flatten)]
@@ -570,7 +565,7 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
     } else {
         let lifetime = match &c.expires_in {
             Some(raw) => parse_lifetime(raw)?,
-            None => time::Duration::days(DEFAULT_TOKEN_DAYS),
+            None => time::Duration::days(openmonime_domain::token::DEFAULT_LIFETIME_DAYS), // `--no-expiry` opts out,
         };
         Some(now.checked_add(lifetime).ok_or("--expires-in is too far in the future")?)
     };

@@ -62,6 +62,19 @@ pub fn check(parent: &AccessToken, child: &NewAccessToken) -> Result<(), Escalat
     Ok(())
 }
 
+/// Whether `parent` may see and manage `other`: only a token it could have created itself (same
+/// environment, within its Space binding, its allowlist, its expiry and its permissions). A test
+/// token therefore never lists or revokes live tokens, nor a bound token the tokens of other Spaces.
+pub fn manages(parent: &AccessToken, other: &AccessToken) -> bool {
+    check(parent, &other.replacement()).is_ok()
+}
+
+/// A token in its rotation grace is on its way out: it mints nothing (no children, no second
+/// successor), so a leaked token that was rotated away cannot keep a door open.
+pub fn may_mint(parent: &AccessToken) -> bool {
+    parent.revoked_at.is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +137,20 @@ mod tests {
         let mut c = child_of(&p);
         c.expires_at = None;
         assert_eq!(check(&p, &c), Err(Escalation::Expiry));
+    }
+
+    #[test]
+    fn a_token_manages_only_what_it_could_have_created() {
+        let p = parent();
+        assert!(manages(&p, &p));
+        let mut live = p.clone();
+        live.environment = Environment::Live;
+        assert!(!manages(&p, &live));
+        let mut elsewhere = p.clone();
+        elsewhere.space_id = Some(SpaceId::generate());
+        assert!(!manages(&p, &elsewhere));
+        let mut retiring = p.clone();
+        retiring.revoked_at = Some(time_fmt::now() + time::Duration::hours(1));
+        assert!(!may_mint(&retiring) && may_mint(&p));
     }
 }

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod entities;
 pub mod environment;
 pub mod escalation;
+pub mod grant;
 pub mod ids;
 pub mod metadata;
 pub mod money;

@@ -18,6 +18,10 @@ use crate::Environment;
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
 
+/// Lifetime of a token created without an expiry (through the API or the admin CLI): Monime's
+/// shortest preset ("2 months"). Finite by default, so a forgotten token dies on its own.
+pub const DEFAULT_LIFETIME_DAYS: i64 = 60;
+
 pub const LIVE_PREFIX: &str = "mon_";
 pub const TEST_PREFIX: &str = "mon_test_";
 /// Random characters in a token body.

@@ -98,6 +98,10 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::not_found("object"),
             StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, reason, conflict_message(reason)),
+            StoreError::Refused(refusal) => {
+                let detail = serde_json::json!({"permissions": refusal.permissions()});
+                ApiError::forbidden(refusal.reason(), refusal.message()).with_detail(detail)
+            }
             StoreError::IdempotencyKeyInUse => ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_key_in_use",

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod client_ip;
+pub mod denials;
 pub mod envelope;
 pub mod error;
 pub mod geoip;
@@ -69,10 +70,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower =
-        tokio::spawn(auth::cache::follow_changes(state.auth.clone(), state.store.clone(), state.config.change_poll));
+    let follower = tokio::spawn(auth::cache::follow_changes(
+        state.auth.clone(),
+        state.store.clone(),
+        state.config.change_poll,
+        state.config.cache_ttl,
+    ));
     let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
     let usage = tokio::spawn(usage::flush_periodically(state.usage.clone(), state.store.clone()));
+    let denials = tokio::spawn(denials::flush_periodically(
+        state.denials.clone(),
+        state.store.clone(),
+        state.config.denial_flush,
+    ));
     let limiter = state.limiter.clone();
     let limits = tokio::spawn(async move {
         limiter.connect_cluster().await;
@@ -88,7 +98,9 @@ pub async fn serve(
     purger.abort();
     usage.abort();
     limits.abort();
+    denials.abort();
     state.usage.flush(&state.store).await;
+    state.denials.flush(&state.store).await;
     result
 }
 

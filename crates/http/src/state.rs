@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub cache_capacity: usize,
     /// Rate limits (Monime's documented figures by default).
     pub rate_limits: crate::ratelimit::RateLimits,
+    /// How often coalesced denials are written to the audit log (see `denials`).
+    pub denial_flush: Duration,
+    /// Longest a cached authorization is trusted without a change-feed confirmation.
+    pub cache_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +37,8 @@ impl Default for ServerConfig {
             change_poll: Duration::from_millis(250),
             cache_capacity: 100_000,
             rate_limits: crate::ratelimit::RateLimits::default(),
+            denial_flush: Duration::from_secs(2),
+            cache_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -49,6 +55,7 @@ pub struct Shared {
     pub geoip: Option<Arc<GeoIp>>,
     pub usage: Arc<crate::usage::UsageRecorder>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
+    pub denials: Arc<crate::denials::DenialLog>,
 }
 
 impl AppState {
@@ -62,6 +69,7 @@ impl AppState {
             geoip: geoip.map(Arc::new),
             usage: Arc::default(),
             limiter,
+            denials: Arc::default(),
         }))
     }
 }

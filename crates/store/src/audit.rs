@@ -86,6 +86,15 @@ impl Store {
         tx.commit().await
     }
 
+    /// Records several events in one transaction (the coalesced denials of a window).
+    pub async fn audit_many(&self, events: &[AuditEvent<'_>]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for event in events {
+            insert_audit(&mut tx, event).await?;
+        }
+        tx.commit().await
+    }
+
     /// A Space's log in one environment (events that concern the whole Space appear in both),
     /// newest first.
     pub async fn list_audit(

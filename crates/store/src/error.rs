@@ -13,6 +13,10 @@ pub enum StoreError {
     /// is the stable `reason` the API reports.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The request's own authority does not cover the change (decided inside the write, against
+    /// the state the write changes).
+    #[error("refused: {}", .0.reason())]
+    Refused(openmonime_domain::grant::GrantRefusal),
     /// The idempotency key was used before for a different request.
     #[error("idempotency key in use for a different request")]
     IdempotencyKeyInUse,

@@ -7,6 +7,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::ledger;
 use ipnet::IpNet;
 use openmonime_domain::entities::*;
+use openmonime_domain::grant::{Authority, Grantable};
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::role::BuiltinRole;
@@ -142,8 +143,11 @@ pub(crate) async fn insert_token(
         return Err(StoreError::Conflict("monimeer_offboarded"));
     }
     if let Some(space) = &token.space_id {
-        sqlx::query("SELECT 1 FROM spaces WHERE id = $1")
+        // Binding needs membership: a Space one does not belong to and a Space that does not
+        // exist are the same `NotFound`, so ids cannot be probed.
+        sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
             .bind(space.as_str())
+            .bind(token.monimeer_id.as_str())
             .fetch_optional(&mut *tx.tx)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -219,6 +223,19 @@ impl Store {
     /// Offboards a Monimeer: every token they own stops working on the next request.
     pub async fn offboard_monimeer(&self, id: &MonimeerId) -> StoreResult<Monimeer> {
         let mut tx = self.begin_write().await?;
+        // Offboarding a Space's last active owner would leave it ungoverned: refused, under the
+        // same per-Space lock that member changes take (in id order, so two offboardings cannot
+        // deadlock).
+        let owned =
+            sqlx::query("SELECT space_id FROM memberships WHERE monimeer_id = $1 AND role = 'owner' ORDER BY space_id")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx.tx)
+                .await?;
+        for row in &owned {
+            let space = crate::codec::id(row, "space_id", SpaceId::parse)?;
+            Self::lock_space(&mut tx, &space).await?;
+            Self::keep_an_owner(&mut tx, &space, true).await?;
+        }
         let done = sqlx::query("UPDATE monimeers SET offboarded_at = $1 WHERE id = $2 AND offboarded_at IS NULL")
             .bind(micros(time_fmt::now()))
             .bind(id.as_str())
@@ -339,43 +356,89 @@ impl Store {
             .collect()
     }
 
-    async fn role_exists(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<bool> {
-        if BuiltinRole::parse(role).is_some() {
-            return Ok(true);
+    /// Takes the Space's governance lock for the rest of the transaction, so membership and role
+    /// changes in one Space are serialized (no two owners demote each other into an ownerless
+    /// Space; no role is deleted while a concurrent write grants it). SQLite's write transaction
+    /// is already exclusive.
+    pub(crate) async fn lock_space(tx: &mut WriteTx, space: &SpaceId) -> StoreResult<()> {
+        let sql = match tx.backend {
+            crate::Backend::Postgres => "SELECT id FROM spaces WHERE id = $1 FOR UPDATE",
+            crate::Backend::Sqlite => "SELECT id FROM spaces WHERE id = $1",
+        };
+        sqlx::query(sql).bind(space.as_str()).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        Ok(())
+    }
+
+    /// What a role name grants in a Space, `None` when the Space has no such role.
+    pub(crate) async fn grantable(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<Option<Grantable>> {
+        if let Some(b) = BuiltinRole::parse(role) {
+            return Ok(Some(Grantable::new(b.permissions(), b == BuiltinRole::Owner)));
         }
-        let row = sqlx::query("SELECT 1 FROM space_roles WHERE space_id = $1 AND name = $2")
+        let row = sqlx::query("SELECT permissions FROM space_roles WHERE space_id = $1 AND name = $2")
             .bind(space.as_str())
             .bind(role)
             .fetch_optional(&mut *tx.tx)
             .await?;
-        Ok(row.is_some())
+        row.map(|r| Ok(Grantable::new(permissions(&r, "permissions")?, false))).transpose()
     }
 
-    async fn owner_count(tx: &mut WriteTx, space: &SpaceId) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE space_id = $1 AND role = 'owner'")
-            .bind(space.as_str())
-            .fetch_one(&mut *tx.tx)
-            .await?;
+    /// Owners whose person is not offboarded: the ones who can actually govern the Space.
+    async fn active_owner_count(tx: &mut WriteTx, space: &SpaceId) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM memberships ms JOIN monimeers m ON m.id = ms.monimeer_id \
+             WHERE ms.space_id = $1 AND ms.role = 'owner' AND m.offboarded_at IS NULL",
+        )
+        .bind(space.as_str())
+        .fetch_one(&mut *tx.tx)
+        .await?;
         int(&row, "n")
     }
 
-    async fn current_role(tx: &mut WriteTx, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<Option<String>> {
-        let row = sqlx::query("SELECT role FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
-            .bind(space.as_str())
-            .bind(monimeer.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?;
-        row.map(|r| text(&r, "role")).transpose()
+    /// The member's role and whether the person is still active.
+    async fn current_role(
+        tx: &mut WriteTx,
+        space: &SpaceId,
+        monimeer: &MonimeerId,
+    ) -> StoreResult<Option<(String, bool)>> {
+        let row = sqlx::query(
+            "SELECT ms.role, m.offboarded_at FROM memberships ms JOIN monimeers m ON m.id = ms.monimeer_id \
+             WHERE ms.space_id = $1 AND ms.monimeer_id = $2",
+        )
+        .bind(space.as_str())
+        .bind(monimeer.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        row.map(|r| Ok((text(&r, "role")?, opt_time(&r, "offboarded_at")?.is_none()))).transpose()
     }
 
-    /// Adds an existing Monimeer to a Space with a role.
+    /// Refuses a change that would leave the Space without an active owner.
+    async fn keep_an_owner(tx: &mut WriteTx, space: &SpaceId, losing_active_owner: bool) -> StoreResult<()> {
+        if losing_active_owner && Self::active_owner_count(tx, space).await? <= 1 {
+            return Err(StoreError::Conflict("last_owner"));
+        }
+        Ok(())
+    }
+
+    /// Adds an existing Monimeer to a Space with a role (as the operator).
     pub async fn add_member(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
+        self.add_member_by(space, monimeer, role, None).await
+    }
+
+    /// Adds a member; `by` is the requesting token's authority (`None`: the operator), checked
+    /// inside the write against the role as it is now.
+    pub async fn add_member_by(
+        &self,
+        space: &SpaceId,
+        monimeer: &MonimeerId,
+        role: &str,
+        by: Option<&Authority>,
+    ) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("SELECT 1 FROM spaces WHERE id = $1")
-            .bind(space.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        Self::lock_space(&mut tx, space).await?;
+        let granted = Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict("role_unknown"))?;
+        if let Some(by) = by {
+            by.change_member(None, Some(granted), false).map_err(StoreError::Refused)?;
+        }
         let person = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
             .bind(monimeer.as_str())
             .fetch_optional(&mut *tx.tx)
@@ -384,34 +447,51 @@ impl Store {
         if opt_time(&person, "offboarded_at")?.is_some() {
             return Err(StoreError::Conflict("monimeer_offboarded"));
         }
-        if !Self::role_exists(&mut tx, space, role).await? {
-            return Err(StoreError::Conflict("role_unknown"));
-        }
         if Self::current_role(&mut tx, space, monimeer).await?.is_some() {
             return Err(StoreError::Conflict("already_a_member"));
         }
-        sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(space.as_str())
-            .bind(monimeer.as_str())
-            .bind(role)
-            .bind(micros(time_fmt::now()))
-            .execute(&mut *tx.tx)
-            .await?;
+        let inserted =
+            sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(space.as_str())
+                .bind(monimeer.as_str())
+                .bind(role)
+                .bind(micros(time_fmt::now()))
+                .execute(&mut *tx.tx)
+                .await;
+        match inserted {
+            // Another transaction added the same person first (a Space's lock makes this rare).
+            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("already_a_member")),
+            other => other?,
+        };
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
         tx.commit().await?;
         Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
     }
 
-    /// Changes a member's role; the last owner cannot be demoted.
+    /// Changes a member's role (as the operator); the last active owner cannot be demoted.
     pub async fn set_member_role(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
+        self.set_member_role_by(space, monimeer, role, None).await.map(|(m, _)| m)
+    }
+
+    /// Changes a member's role; returns the membership and the role it had.
+    pub async fn set_member_role_by(
+        &self,
+        space: &SpaceId,
+        monimeer: &MonimeerId,
+        role: &str,
+        by: Option<&Authority>,
+    ) -> StoreResult<(Membership, String)> {
         let mut tx = self.begin_write().await?;
-        let current = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
-        if !Self::role_exists(&mut tx, space, role).await? {
-            return Err(StoreError::Conflict("role_unknown"));
+        Self::lock_space(&mut tx, space).await?;
+        let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
+        let granted = Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict("role_unknown"))?;
+        if let Some(by) = by {
+            // A membership naming a deleted role grants nothing.
+            let had =
+                Self::grantable(&mut tx, space, &current).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false));
+            by.change_member(Some(had), Some(granted), false).map_err(StoreError::Refused)?;
         }
-        if current == "owner" && role != "owner" && Self::owner_count(&mut tx, space).await? <= 1 {
-            return Err(StoreError::Conflict("last_owner"));
-        }
+        Self::keep_an_owner(&mut tx, space, current == "owner" && role != "owner" && active).await?;
         sqlx::query("UPDATE memberships SET role = $1 WHERE space_id = $2 AND monimeer_id = $3")
             .bind(role)
             .bind(space.as_str())
@@ -420,16 +500,31 @@ impl Store {
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
         tx.commit().await?;
-        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
+        Ok((Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() }, current))
     }
 
-    /// Removes a member; the last owner cannot leave.
+    /// Removes a member (as the operator); the last active owner cannot leave.
     pub async fn remove_member(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<()> {
+        self.remove_member_by(space, monimeer, None).await.map(|_| ())
+    }
+
+    /// Removes a member; returns the role they had. Leaving oneself needs no authority over one's
+    /// own role, but still a live, active token.
+    pub async fn remove_member_by(
+        &self,
+        space: &SpaceId,
+        monimeer: &MonimeerId,
+        by: Option<(&Authority, &MonimeerId)>,
+    ) -> StoreResult<String> {
         let mut tx = self.begin_write().await?;
-        let current = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
-        if current == "owner" && Self::owner_count(&mut tx, space).await? <= 1 {
-            return Err(StoreError::Conflict("last_owner"));
+        Self::lock_space(&mut tx, space).await?;
+        let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
+        if let Some((by, caller)) = by {
+            let had =
+                Self::grantable(&mut tx, space, &current).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false));
+            by.change_member(Some(had), None, caller == monimeer).map_err(StoreError::Refused)?;
         }
+        Self::keep_an_owner(&mut tx, space, current == "owner" && active).await?;
         sqlx::query("DELETE FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
             .bind(space.as_str())
             .bind(monimeer.as_str())
@@ -437,7 +532,7 @@ impl Store {
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(current)
     }
 
     /// Stores a new token (its hash only) for an active Monimeer.

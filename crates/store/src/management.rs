@@ -5,6 +5,7 @@ use crate::codec::*;
 use crate::error::{StoreError, StoreResult};
 use crate::identity::{insert_token, record_change, token_from_row, AuthChange, TOKEN_COLUMNS};
 use openmonime_domain::entities::{AccessToken, NewAccessToken, SpacePolicy};
+use openmonime_domain::grant::Authority;
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::role::BuiltinRole;
@@ -59,6 +60,20 @@ impl Store {
     }
 
     pub async fn set_policy(&self, space: &SpaceId, policy: SpacePolicy) -> StoreResult<SpacePolicy> {
+        self.set_policy_by(space, policy, None).await
+    }
+
+    /// Sets a Space's policy; `by` (a request's authority) must govern: policies reach both
+    /// environments.
+    pub async fn set_policy_by(
+        &self,
+        space: &SpaceId,
+        policy: SpacePolicy,
+        by: Option<&Authority>,
+    ) -> StoreResult<SpacePolicy> {
+        if let Some(by) = by {
+            by.governs().map_err(StoreError::Refused)?;
+        }
         let mut tx = self.begin_write().await?;
         let now = micros(time_fmt::now());
         sqlx::query(
@@ -112,10 +127,25 @@ impl Store {
     }
 
     pub async fn create_role(&self, space: &SpaceId, name: &str, set: PermissionSet) -> StoreResult<RoleInfo> {
+        self.create_role_by(space, name, set, None).await
+    }
+
+    /// Defines a custom role; `by` (a request's authority) must hold every permission it grants.
+    pub async fn create_role_by(
+        &self,
+        space: &SpaceId,
+        name: &str,
+        set: PermissionSet,
+        by: Option<&Authority>,
+    ) -> StoreResult<RoleInfo> {
+        if let Some(by) = by {
+            by.change_role(None, set).map_err(StoreError::Refused)?;
+        }
         if BuiltinRole::parse(name).is_some() {
             return Err(StoreError::Conflict("role_exists"));
         }
         let mut tx = self.begin_write().await?;
+        Store::lock_space(&mut tx, space).await?;
         let result =
             sqlx::query("INSERT INTO space_roles (space_id, name, permissions, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(space.as_str())
@@ -146,10 +176,27 @@ impl Store {
         name: &str,
         set: PermissionSet,
     ) -> StoreResult<(RoleInfo, RoleImpact)> {
+        self.update_role_by(space, name, set, None).await
+    }
+
+    /// Replaces a custom role's permissions; `by` must hold both the old and the new set (a role
+    /// above one's own is not one's to edit).
+    pub async fn update_role_by(
+        &self,
+        space: &SpaceId,
+        name: &str,
+        set: PermissionSet,
+        by: Option<&Authority>,
+    ) -> StoreResult<(RoleInfo, RoleImpact)> {
         if BuiltinRole::parse(name).is_some() {
             return Err(StoreError::Conflict("role_builtin"));
         }
         let mut tx = self.begin_write().await?;
+        Store::lock_space(&mut tx, space).await?;
+        if let Some(by) = by {
+            let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
+            by.change_role(Some(old.permissions), set).map_err(StoreError::Refused)?;
+        }
         let done = sqlx::query("UPDATE space_roles SET permissions = $1 WHERE space_id = $2 AND name = $3")
             .bind(encode_permissions(set))
             .bind(space.as_str())
@@ -167,10 +214,21 @@ impl Store {
 
     /// Deletes a custom role nobody holds.
     pub async fn delete_role(&self, space: &SpaceId, name: &str) -> StoreResult<()> {
+        self.delete_role_by(space, name, None).await
+    }
+
+    /// Deletes a custom role nobody holds, under the Space's lock so no concurrent write can grant
+    /// it meanwhile; `by` must hold everything the role grants.
+    pub async fn delete_role_by(&self, space: &SpaceId, name: &str, by: Option<&Authority>) -> StoreResult<()> {
         if BuiltinRole::parse(name).is_some() {
             return Err(StoreError::Conflict("role_builtin"));
         }
         let mut tx = self.begin_write().await?;
+        Store::lock_space(&mut tx, space).await?;
+        if let Some(by) = by {
+            let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
+            by.change_role(Some(old.permissions), PermissionSet::EMPTY).map_err(StoreError::Refused)?;
+        }
         let held = sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND role = $2")
             .bind(space.as_str())
             .bind(name)
@@ -203,7 +261,7 @@ impl Store {
     ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND monimeer_id = $3 AND (revoked_at IS NULL OR revoked_at > $1)",
+            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND monimeer_id = $3 AND revoked_at IS NULL",
         )
         .bind(micros(stops))
         .bind(old.id.as_str())

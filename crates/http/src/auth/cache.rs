@@ -120,7 +120,10 @@ const LATE_COMMIT_WINDOW: i64 = 1000;
 /// Follows the store's change feed forever, evicting what other processes changed: on every
 /// PostgreSQL notice at once, and by polling every `every` regardless (the bound on staleness if
 /// notices are lost). After a failed poll it flushes the whole cache once the store answers again.
-pub async fn follow_changes(cache: Arc<AuthCache>, store: Store, every: Duration) {
+/// Whatever happens to the feed, the whole cache is dropped every `ttl`: a change that somehow
+/// never reached the feed (a hand-made database edit, a bug) is stale for at most that long.
+pub async fn follow_changes(cache: Arc<AuthCache>, store: Store, every: Duration, ttl: Duration) {
+    let mut last_flush = tokio::time::Instant::now();
     let mut position = loop {
         match store.latest_change().await {
             Ok(p) => break p,
@@ -157,6 +160,10 @@ pub async fn follow_changes(cache: Arc<AuthCache>, store: Store, every: Duration
             None => {
                 ticker.tick().await;
             }
+        }
+        if last_flush.elapsed() >= ttl {
+            cache.flush();
+            last_flush = tokio::time::Instant::now();
         }
         match store.changes_since(position - LATE_COMMIT_WINDOW).await {
             Ok(changes) => {

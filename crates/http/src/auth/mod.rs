@@ -95,10 +95,11 @@ pub fn presented_token(headers: &HeaderMap) -> ApiResult<&str> {
     // Bytes, not `to_str`: the token check below refuses anything that is not ASCII anyway, so a
     // garbage value is refused without a separate pass over it.
     let value = raw.as_bytes();
+    // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer` and `BEARER` alike.
     let presented = value
-        .strip_prefix(b"Bearer ")
-        .or_else(|| value.strip_prefix(b"bearer "))
-        .map(<[u8]>::trim_ascii)
+        .split_at_checked(7)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|(_, rest)| rest.trim_ascii())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::unauthorized(
@@ -204,8 +205,37 @@ fn check_policy(token: &openmonime_domain::entities::AccessToken, policy: &Space
     Ok(())
 }
 
-/// Runs the whole pipeline for a route with the given access requirement.
+/// Runs the whole pipeline for a route with the given access requirement (no rate limits: the
+/// benchmarks' entry point; requests go through [`authorize_limited`]).
 pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip: IpAddr) -> ApiResult<Caller> {
+    authorize_limited(state, access, headers, ip, None).await
+}
+
+/// Charges an authenticated request to the limits that apply to it. The Space's budget is charged
+/// only for its members: a stranger's refused requests cannot spend another tenant's budget.
+async fn charge(
+    state: &AppState,
+    token: &openmonime_domain::entities::AccessToken,
+    space: Option<&SpaceId>,
+    endpoint: Option<&str>,
+) -> ApiResult<()> {
+    let Some(endpoint) = endpoint else { return Ok(()) };
+    state
+        .limiter
+        .check(token.environment, token.id.as_str(), space.map(SpaceId::as_str), endpoint)
+        .await
+        .map_err(too_many)
+}
+
+/// The pipeline with the rate limits: once a token has authenticated, every request it makes on
+/// `endpoint` is charged, whether it is then admitted or refused (a refusal is not free).
+pub async fn authorize_limited(
+    state: &AppState,
+    access: Access,
+    headers: &HeaderMap,
+    ip: IpAddr,
+    endpoint: Option<&str>,
+) -> ApiResult<Caller> {
     let found = authenticate(state, headers).await?;
     let token = &found.token;
     let version = requested_version(headers)?.unwrap_or(token.api_version);
@@ -217,6 +247,7 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
     let space_scoped = matches!(access, Access::Space(_))
         || (access == Access::Authenticated && headers.contains_key("monime-space-id"));
     if !space_scoped {
+        charge(state, token, None, endpoint).await?;
         if !allowed_ip {
             return Err(ip_refused());
         }
@@ -227,8 +258,16 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
         }
         return Ok(Caller { token: found.clone(), tenant: None, role: None, version, ip });
     }
-    let space = space_header(headers)?;
-    let role = state.auth.role(&space, &token.monimeer_id).await?.ok_or_else(|| {
+    let space = match space_header(headers) {
+        Ok(space) => space,
+        Err(err) => {
+            charge(state, token, None, endpoint).await?;
+            return Err(err);
+        }
+    };
+    let role = state.auth.role(&space, &token.monimeer_id).await?;
+    charge(state, token, role.as_ref().map(|_| &space), endpoint).await?;
+    let role = role.ok_or_else(|| {
         ApiError::forbidden("space_access_denied", "the Space does not exist or you are not a member of it")
     })?;
     let checks = || -> ApiResult<()> {
@@ -253,30 +292,10 @@ pub async fn authorize(state: &AppState, access: Access, headers: &HeaderMap, ip
     Ok(Caller { token: found.clone(), tenant: Some(tenant), role: Some(role), version, ip })
 }
 
-/// Records a member's refused request in the Space's audit log, off the request path.
+/// Counts a member's refused request for the Space's audit log (coalesced; see `denials`).
 fn audit_denial(state: &AppState, space: &SpaceId, found: &TokenLookup, ip: IpAddr, err: &ApiError) {
-    let store = state.store.clone();
-    let space = space.clone();
-    let actor = found.token.monimeer_id.to_string();
-    let token_id = found.token.id.to_string();
-    let environment = found.token.environment;
-    let reason = err.reason;
-    let details = err.details.clone();
-    tokio::spawn(async move {
-        let ip = ip.to_string();
-        let event = openmonime_store::audit::AuditEvent {
-            space_id: Some(&space),
-            environment: Some(environment),
-            actor: &actor,
-            action: "request.denied",
-            subject: &token_id,
-            detail: Some(json!({"reason": reason, "details": details})),
-            ip: Some(&ip),
-        };
-        if let Err(e) = store.audit(&event).await {
-            tracing::warn!(error = %e, "could not record a denial in the audit log");
-        }
-    });
+    let token = &found.token;
+    state.denials.record(space, token.environment, &token.id, &token.monimeer_id, err.reason, ip);
 }
 
 /// What the pipeline knows about the route it guards.
@@ -288,7 +307,7 @@ pub struct RouteGuard {
     pub endpoint: Arc<str>,
 }
 
-fn too_many(refusal: Refusal) -> ApiError {
+pub(crate) fn too_many(refusal: Refusal) -> ApiError {
     let secs = refusal.retry_after().as_secs_f64().ceil().max(1.0) as u64;
     let message = match refusal {
         Refusal::AuthFailures(_) => "too many failed authentications from this address; slow down".to_owned(),
@@ -306,29 +325,22 @@ fn too_many(refusal: Refusal) -> ApiError {
 pub async fn pipeline(State(guard): State<RouteGuard>, mut request: Request, next: Next) -> Response {
     let RouteGuard { state, access, endpoint } = guard;
     let ip = request.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let authorized = match authorize(&state, access, request.headers(), ip).await {
+    let authorized = match authorize_limited(&state, access, request.headers(), ip, Some(&endpoint)).await {
         Err(err) if err.status == StatusCode::UNAUTHORIZED => match state.limiter.failed_authentication(ip) {
             Ok(()) => Err(err),
             Err(refusal) => Err(too_many(refusal)),
         },
-        Ok(caller) => {
-            let space = caller.tenant.as_ref().map(|t| t.space_id.as_str());
-            match state
-                .limiter
-                .check(caller.token.token.environment, caller.token.token.id.as_str(), space, &endpoint)
-                .await
-            {
-                Ok(()) => Ok(caller),
-                Err(refusal) => Err(too_many(refusal)),
-            }
-        }
         other => other,
     };
     match authorized {
         Ok(caller) => {
             let token_id = caller.token.token.id.clone();
             state.usage.record(&token_id, ip);
-            let expires = caller.token.token.expires_at;
+            // When the token stops working: its expiry, or the end of a rotation's grace if sooner.
+            let expires = match (caller.token.token.expires_at, caller.token.token.revoked_at) {
+                (Some(e), Some(r)) => Some(e.min(r)),
+                (e, r) => e.or(r),
+            };
             request.extensions_mut().insert(caller);
             let mut response = next.run(request).await;
             response.extensions_mut().insert(LoggedTokenId(token_id));

@@ -28,8 +28,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-/// Lifetime of a token created without an expiry: Monime's shortest preset ("2 months").
-pub const DEFAULT_LIFETIME_DAYS: i64 = 60;
 /// Longest rotation grace window.
 pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 
@@ -126,6 +124,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
     let items: Vec<Value> = tokens
         .iter()
+        .filter(|t| escalation::manages(&caller.token.token, t))
         .filter(|t| status.is_none_or(|s| t.status(now) == s))
         .filter(|t| environment.is_none_or(|e| t.environment == e))
         .filter(|t| {
@@ -162,8 +161,27 @@ pub async fn get(
     _query: QueryParams,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    let token = managed_token(&state, &caller, &id).await?;
     Ok(Json(envelope::one(render::access_token(&token))))
+}
+
+/// One of the caller's tokens that the calling token manages (see `escalation::manages`); any
+/// other is 404, like a token that does not exist.
+async fn managed_token(state: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessToken> {
+    let token = state.store.get_own_token(&caller.token.token.monimeer_id, id).await.map_err(not_found)?;
+    if !escalation::manages(&caller.token.token, &token) {
+        return Err(ApiError::not_found("access token"));
+    }
+    Ok(token)
+}
+
+/// Refuses minting by a token in its rotation grace.
+fn may_mint(caller: &Caller) -> ApiResult<()> {
+    if escalation::may_mint(&caller.token.token) {
+        return Ok(());
+    }
+    let refusal = openmonime_domain::grant::GrantRefusal::TokenRetiring;
+    Err(ApiError::forbidden(refusal.reason(), refusal.message()))
 }
 
 fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
@@ -217,7 +235,7 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
             Some(at)
         }
         (false, None) => {
-            let default = now + time::Duration::days(DEFAULT_LIFETIME_DAYS);
+            let default = now + time::Duration::days(openmonime_domain::token::DEFAULT_LIFETIME_DAYS);
             Some(parent.expires_at.map_or(default, |p| p.min(default)))
         }
     };
@@ -249,11 +267,15 @@ pub async fn create(
     _query: QueryParams,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<Json<Value>> {
+    may_mint(&caller)?;
     let new = validate_create(body, &caller, time_fmt::now())?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
     let stored = state.store.create_token(&new, &minted.hash, &minted.hint).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::field("spaceId", "space_not_found", "`spaceId` names no Space"),
+        // Unknown, and not a member: one answer, so Space ids cannot be probed.
+        StoreError::NotFound => {
+            ApiError::field("spaceId", "space_not_found", "`spaceId` names no Space you are a member of")
+        }
         other => other.into(),
     })?;
     audit(&state, &caller, "token.create", &stored).await;
@@ -268,7 +290,7 @@ pub async fn revoke(
     _query: QueryParams,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let token = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    let token = managed_token(&state, &caller, &id).await?;
     let revoked = state.store.revoke_token(&token.id).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Token(token.id.clone()));
     audit(&state, &caller, "token.revoke", &revoked).await;
@@ -292,9 +314,12 @@ pub async fn rotate(
             format!("`gracePeriodSeconds` must be from 0 to {MAX_GRACE_SECONDS}"),
         ));
     }
-    let old = state.store.get_own_token(&caller.token.token.monimeer_id, &id).await.map_err(not_found)?;
+    may_mint(&caller)?;
+    let old = managed_token(&state, &caller, &id).await?;
     let now = time_fmt::now();
-    if old.status(now) != TokenStatus::Active {
+    // A token already rotated (in its grace) is not active: rotating it again would leave two
+    // live successors.
+    if old.status(now) != TokenStatus::Active || old.revoked_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated"));
     }
     let new = old.replacement();

@@ -58,8 +58,17 @@ pub async fn root(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-) -> Json<Root> {
-    let caller = authenticate(&state, &headers).await.ok();
+) -> Result<Json<Root>, crate::error::ApiError> {
+    let caller = match authenticate(&state, &headers).await {
+        Ok(found) => Some(found),
+        // A presented token that fails counts against the per-IP failed-authentication limit, as on
+        // `/v1`: otherwise this route would be an unthrottled validity oracle.
+        Err(_) if headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            state.limiter.failed_authentication(ip).map_err(crate::auth::too_many)?;
+            None
+        }
+        Err(_) => None,
+    };
     let api_version = caller.as_ref().map(|found| {
         let version = requested_version(&headers).ok().flatten().unwrap_or(found.token.api_version);
         let (name, date) = version.release();
@@ -72,7 +81,7 @@ pub async fn root(
             },
         }
     });
-    Json(Root {
+    Ok(Json(Root {
         platform: "Monime - Ⓜ️",
         tagline: "APIs Beyond Payments ⚡️⚙️💰️",
         status: Status {
@@ -81,5 +90,5 @@ pub async fn root(
         },
         api_version,
         request_origin: RequestOrigin { country: state.geoip.as_ref().and_then(|g| g.country(ip)), ip_address: ip },
-    })
+    }))
 }

@@ -4,6 +4,7 @@
 
 use super::audit_events;
 use super::params::QueryParams;
+use super::space_members::authority;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
@@ -43,17 +44,10 @@ pub fn render_updated(r: &RoleInfo, impact: &RoleImpact) -> Value {
     value
 }
 
-/// Expands the words and refuses anything beyond the caller's own role.
-fn permissions(caller: &Caller, words: &[String]) -> ApiResult<PermissionSet> {
-    let set = PermissionSet::expand(words)
-        .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
-    let own = caller.role.as_ref().map(|r| r.permissions).unwrap_or_default();
-    if !set.is_subset_of(own) {
-        let extra: Vec<_> = set.iter().filter(|p| !own.contains(*p)).map(|p| p.word()).collect();
-        return Err(ApiError::forbidden("role_above_own", "a role cannot grant permissions your own role lacks")
-            .with_detail(json!({"permissions": extra})));
-    }
-    Ok(set)
+/// Expands the words; what the request may grant is decided in the store, inside the write.
+fn permissions(words: &[String]) -> ApiResult<PermissionSet> {
+    PermissionSet::expand(words)
+        .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))
 }
 
 fn not_found(err: StoreError) -> ApiError {
@@ -81,9 +75,9 @@ pub async fn create(
             "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter",
         ));
     }
-    let set = permissions(&caller, &body.permissions)?;
+    let set = permissions(&body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
-    let role = state.store.create_role(&space, &body.name, set).await?;
+    let role = state.store.create_role_by(&space, &body.name, set, Some(&authority(&caller))).await?;
     audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set}))
         .await;
     Ok(Json(envelope::one(render(&role))))
@@ -96,9 +90,10 @@ pub async fn update(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
-    let set = permissions(&caller, &body.permissions)?;
+    let set = permissions(&body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
-    let (role, impact) = state.store.update_role(&space, &name, set).await.map_err(not_found)?;
+    let (role, impact) =
+        state.store.update_role_by(&space, &name, set, Some(&authority(&caller))).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
     Ok(Json(envelope::one(render_updated(&role, &impact))))
@@ -111,7 +106,7 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();
-    state.store.delete_role(&space, &name).await.map_err(not_found)?;
+    state.store.delete_role_by(&space, &name, Some(&authority(&caller))).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.delete", &name, json!({})).await;
     Ok(Json(envelope::deleted()))

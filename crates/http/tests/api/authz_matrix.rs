@@ -137,8 +137,11 @@ async fn every_route_refuses_every_condition_with_the_expected_reason() {
     let departed = app.member(&owner.space, "owner").await;
     let (offboarded, _) = app.token_with(&departed, TokenSpec::default()).await;
     app.store().offboard_monimeer(&departed).await.unwrap();
+    // Bound to another Space the owner also owns: binding needs membership, so the binding
+    // refusal is tested with a Space the caller belongs to but did not name.
+    let second = app.store().create_space("Second Space", &owner.monimeer).await.unwrap();
     let (bound_elsewhere, _) =
-        app.token_with(&owner.monimeer, TokenSpec { space: Some(elsewhere.space.clone()), ..Default::default() }).await;
+        app.token_with(&owner.monimeer, TokenSpec { space: Some(second.id.clone()), ..Default::default() }).await;
     let (allowlisted, _) = app
         .token_with(
             &owner.monimeer,

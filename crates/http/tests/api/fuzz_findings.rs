@@ -120,13 +120,14 @@ async fn an_array_where_an_object_belongs_is_a_400_and_changes_nothing() {
 #[tokio::test]
 async fn null_for_a_field_that_is_not_nullable_is_a_400() {
     let (app, o, t) = setup().await;
+    let governor = app.live_token(&o.monimeer).await;
     let (status, _, res) =
-        send(app.patch("/v1/space-policies", &t, &o.space, &json!({"allowUnboundTokens": null}))).await;
+        send(app.patch("/v1/space-policies", &governor, &o.space, &json!({"allowUnboundTokens": null}))).await;
     let err = assert_error(status, &res, 400, "validation_failed");
     assert_eq!(fields(&err), ["allowUnboundTokens"], "{res}");
     // `maxTokenLifetimeSeconds` is documented nullable: null means no limit.
     let (status, _, res) =
-        send(app.patch("/v1/space-policies", &t, &o.space, &json!({"maxTokenLifetimeSeconds": null}))).await;
+        send(app.patch("/v1/space-policies", &governor, &o.space, &json!({"maxTokenLifetimeSeconds": null}))).await;
     assert_eq!(status, 200, "{res}");
 
     for field in ["environment", "spaceId", "expireTime", "apiVersion"] {

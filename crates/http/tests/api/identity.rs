@@ -534,7 +534,7 @@ async fn a_revocation_through_the_api_takes_effect_on_the_very_next_request() {
 async fn a_role_change_through_the_api_takes_effect_on_the_very_next_request() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
-    let admin = app.token(&o.monimeer).await;
+    let admin = app.live_token(&o.monimeer).await;
     let m = app.member(&o.space, "viewer").await;
     let t = app.token(&m).await;
     let (status, body) = create_account(&app, &t, &o.space).await;
@@ -553,7 +553,7 @@ async fn a_role_change_through_the_api_takes_effect_on_the_very_next_request() {
 async fn a_removal_through_the_api_takes_effect_on_the_very_next_request() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
-    let admin = app.token(&o.monimeer).await;
+    let admin = app.live_token(&o.monimeer).await;
     let m = app.member(&o.space, "developer").await;
     let t = app.token(&m).await;
     assert_eq!(list_accounts(&app, &t, &o.space).await.0, 200); // cached as a member
@@ -595,9 +595,12 @@ async fn every_route_requires_exactly_its_declared_permission() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
     let routes = openmonime_http::handlers::route_table();
+    // Live tokens: member, role and policy writes refuse test tokens before any permission
+    // question would be reached in the handler.
+    let live = TokenSpec { environment: Environment::Live, ..TokenSpec::default() };
     assert!(routes.len() >= 11, "the money core alone has 11 operations");
     let (nothing, _) =
-        app.token_with(&o.monimeer, TokenSpec { permissions: PermissionSet::EMPTY, ..TokenSpec::default() }).await;
+        app.token_with(&o.monimeer, TokenSpec { permissions: PermissionSet::EMPTY, ..live.clone() }).await;
     for route in &routes {
         let path = concrete(route.path);
         let what = format!("{} {} ({})", route.method, route.path, route.operation);
@@ -620,8 +623,7 @@ async fn every_route_requires_exactly_its_declared_permission() {
         };
 
         let all_but: PermissionSet = Permission::ALL.iter().copied().filter(|p| *p != needed).collect();
-        let (all_but_token, _) =
-            app.token_with(&o.monimeer, TokenSpec { permissions: all_but, ..TokenSpec::default() }).await;
+        let (all_but_token, _) = app.token_with(&o.monimeer, TokenSpec { permissions: all_but, ..live.clone() }).await;
         let (status, _, body) = send(request(&all_but_token)).await;
         assert_eq!(status, 403, "{what} with every permission but {needed}: {body}");
         assert_permission_denied(status, &body, needed.word(), "token");
@@ -629,8 +631,7 @@ async fn every_route_requires_exactly_its_declared_permission() {
         let (status, _, body) = send(request(&nothing)).await;
         assert_permission_denied(status, &body, needed.word(), "token");
 
-        let (exact, _) =
-            app.token_with(&o.monimeer, TokenSpec { permissions: perms(&[needed]), ..TokenSpec::default() }).await;
+        let (exact, _) = app.token_with(&o.monimeer, TokenSpec { permissions: perms(&[needed]), ..live.clone() }).await;
         let (status, _, body) = send(request(&exact)).await;
         assert!(status != 401 && status != 403, "{what} with exactly {needed} was refused: {status} {body}");
         assert_ne!(body["error"]["reason"], "route_not_found", "{what}: {body}");
@@ -640,7 +641,7 @@ async fn every_route_requires_exactly_its_declared_permission() {
             if !needed.is_read() {
                 let viewer = app.member(&o.space, "viewer").await;
                 let (vt, _) =
-                    app.token_with(&viewer, TokenSpec { permissions: perms(&[needed]), ..TokenSpec::default() }).await;
+                    app.token_with(&viewer, TokenSpec { permissions: perms(&[needed]), ..live.clone() }).await;
                 let (status, _, body) = send(request(&vt)).await;
                 assert_permission_denied(status, &body, needed.word(), "role");
             }

@@ -252,9 +252,9 @@ async fn authenticated_responses_carry_the_token_expiration_and_usage_is_counted
 async fn members_are_managed_without_privilege_escalation() {
     let app = TestApp::spawn().await;
     let owner = app.owner().await;
-    let owner_token = app.token(&owner.monimeer).await;
+    let owner_token = app.live_token(&owner.monimeer).await;
     let admin = app.member(&owner.space, "admin").await;
-    let admin_token = app.token(&admin).await;
+    let admin_token = app.live_token(&admin).await;
     let newcomer = app.store().create_monimeer("New", None).await.unwrap().id;
 
     // An admin cannot make an owner; an owner can.
@@ -365,7 +365,7 @@ async fn members_are_managed_without_privilege_escalation() {
 async fn custom_roles_change_what_holders_can_do_and_report_their_reach() {
     let app = TestApp::spawn().await;
     let owner = app.owner().await;
-    let owner_token = app.token(&owner.monimeer).await;
+    let owner_token = app.live_token(&owner.monimeer).await;
     let (status, body) = call(
         &app,
         Method::POST,
@@ -423,7 +423,7 @@ async fn custom_roles_change_what_holders_can_do_and_report_their_reach() {
 
     // An admin cannot create a role carrying ownership.
     let admin = app.member(&owner.space, "admin").await;
-    let admin_token = app.token(&admin).await;
+    let admin_token = app.live_token(&admin).await;
     let (status, body) = call(
         &app,
         Method::POST,
@@ -449,6 +449,7 @@ async fn space_policies_are_enforced_in_the_pipeline() {
         .token_with(
             &owner.monimeer,
             TokenSpec {
+                environment: Environment::Live,
                 space: Some(owner.space.clone()),
                 expires_at: now_plus(time::Duration::hours(1)),
                 ..Default::default()
@@ -527,11 +528,22 @@ async fn the_audit_log_records_changes_and_denials_without_secrets() {
     )
     .await;
     assert_eq!(status, 403);
-    call(&app, Method::PATCH, "/v1/space-policies", &token, Some(&owner.space), json!({"allowUnboundTokens": true}))
-        .await;
+    // Policies span both environments: a live token changes them, and the record shows in both.
+    let governor = app.live_token(&owner.monimeer).await;
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        "/v1/space-policies",
+        &governor,
+        Some(&owner.space),
+        json!({"allowUnboundTokens": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     let main = app.main_account(&owner.space, Environment::Test).await;
     app.fund(&owner.space, Environment::Test, &main, 500).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Denials are coalesced and written by the background flusher, off the request path.
+    app.state.denials.flush(app.store()).await;
 
     let (status, body) = get(&app, "/v1/audit-events?limit=50", &token, Some(&owner.space)).await;
     assert_eq!(status, 200, "{body}");

@@ -176,6 +176,12 @@ impl TestApp {
         self.token_with(monimeer, TokenSpec::default()).await.0
     }
 
+    /// An all-permission live token for `monimeer`: members, roles and policies span both
+    /// environments, so only a live token may change them.
+    pub async fn live_token(&self, monimeer: &MonimeerId) -> String {
+        self.token_with(monimeer, TokenSpec { environment: Environment::Live, ..TokenSpec::default() }).await.0
+    }
+
     /// A request with the token and Space headers set.
     pub fn req(&self, method: reqwest::Method, path: &str, token: &str, space: &SpaceId) -> reqwest::RequestBuilder {
         self.client.request(method, self.url(path)).bearer_auth(token).header("Monime-Space-Id", space.as_str())
