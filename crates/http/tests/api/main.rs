@@ -12,6 +12,7 @@ mod cancellation;
 mod cluster;
 mod foundation;
 mod fuzz_findings;
+mod grants;
 mod identity;
 mod management;
 mod openapi_doc;
