@@ -1,9 +1,11 @@
 //! Monime's chained rate limits — per token, per Space, per endpoint per token — checked before
 //! the handler, plus a stricter limit on failed authentications per client IP.
 //!
-//! By default each node limits on its own (GCRA from `governor`, in memory). With a Redis URL the
-//! three chained limits hold across the cluster: one Lua script checks all three keys and
-//! consumes from them only if all pass, so a refused request spends no budget. If Redis stops
+//! By default each node limits on its own (GCRA, in memory). With a Redis URL the three chained
+//! limits hold across the cluster: one Lua script checks all three keys and consumes from them
+//! only if all pass, so a refused request spends no budget. The per-node chain is the same
+//! algorithm under one lock, all-or-nothing too (governor, used for the single-key
+//! failed-authentication limit, cannot check several keys atomically). If Redis stops
 //! answering, the node falls back to its own limits and keeps serving; it tries Redis again a
 //! second later, and cluster enforcement resumes when Redis is back.
 
@@ -87,40 +89,41 @@ impl Refusal {
     }
 }
 
-type Keyed = DefaultKeyedRateLimiter<String>;
-
-fn keyed(per_second: u32) -> Option<Keyed> {
-    NonZeroU32::new(per_second).map(|n| RateLimiter::keyed(Quota::per_second(n).allow_burst(n)))
+/// The per-node chained limits: GCRA state (each key's theoretical arrival time, in nanoseconds
+/// since the limiter started) for every token, Space and endpoint key, checked and consumed
+/// together under one short lock — the same algorithm as [`CHAINED_GCRA`].
+#[derive(Default)]
+struct LocalChain {
+    tats: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
-/// One level's limiters, one per environment.
-struct Level {
-    live: Option<Keyed>,
-    test: Option<Keyed>,
-}
+/// One key of a chained check: the key, its rate per second, and the refusal it answers.
+type Link = (String, u32, fn(Duration) -> Refusal);
 
-impl Level {
-    fn new(rates: PerEnvironment) -> Self {
-        Level { live: keyed(rates.live), test: keyed(rates.test) }
+impl LocalChain {
+    /// Allows the request only if every link allows it; only then is every link charged.
+    fn check(&self, now: u64, links: &[Link]) -> Result<(), Refusal> {
+        let mut tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = [0u64; 3];
+        for (i, (key, rate, refusal)) in links.iter().enumerate() {
+            let interval = 1_000_000_000 / u64::from(*rate);
+            let tat = tats.get(key).copied().unwrap_or(now).max(now);
+            let new_tat = tat.saturating_add(interval);
+            let allow_at = new_tat.saturating_sub(interval.saturating_mul(u64::from(*rate)));
+            if allow_at > now {
+                return Err(refusal(Duration::from_nanos(allow_at - now)));
+            }
+            next[i] = new_tat;
+        }
+        for (i, (key, _, _)) in links.iter().enumerate() {
+            tats.insert(key.clone(), next[i]);
+        }
+        Ok(())
     }
 
-    fn check(&self, env: Environment, key: &str) -> Result<(), Duration> {
-        let limiter = match env {
-            Environment::Live => &self.live,
-            Environment::Test => &self.test,
-        };
-        match limiter {
-            None => Ok(()),
-            Some(l) => l
-                .check_key(&key.to_owned())
-                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
-        }
-    }
-
-    fn prune(&self) {
-        for l in [&self.live, &self.test].into_iter().flatten() {
-            l.retain_recent();
-        }
+    /// Forgets keys whose budget is full again (their state equals a fresh key's).
+    fn prune(&self, now: u64) {
+        self.tats.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, tat| *tat > now);
     }
 }
 
@@ -163,9 +166,9 @@ fn now_millis() -> u64 {
 /// A node's rate limiter.
 pub struct Limiter {
     config: RateLimits,
-    token: Level,
-    space: Level,
-    endpoint: Level,
+    local: LocalChain,
+    /// The origin of the local chain's clock.
+    started: std::time::Instant,
     auth_failures: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Set once Redis has answered (see [`Limiter::connect_cluster`]).
     cluster: std::sync::OnceLock<Cluster>,
@@ -177,9 +180,8 @@ impl Limiter {
         let auth_failures =
             NonZeroU32::new(config.auth_failures_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         Limiter {
-            token: Level::new(config.token),
-            space: Level::new(config.space),
-            endpoint: Level::new(config.endpoint),
+            local: LocalChain::default(),
+            started: std::time::Instant::now(),
             auth_failures,
             cluster: std::sync::OnceLock::new(),
             config,
@@ -265,11 +267,22 @@ impl Limiter {
     }
 
     fn check_local(&self, env: Environment, token: &str, space: Option<&str>, endpoint: &str) -> Result<(), Refusal> {
-        self.token.check(env, token).map_err(Refusal::Token)?;
+        let mut links: Vec<Link> = Vec::with_capacity(3);
+        let mut link = |rate: u32, key: String, refusal: fn(Duration) -> Refusal| {
+            if rate > 0 {
+                links.push((key, rate, refusal));
+            }
+        };
+        link(self.config.token.get(env), format!("t:{token}"), Refusal::Token);
         if let Some(space) = space {
-            self.space.check(env, &format!("{space}:{}", env.as_str())).map_err(Refusal::Space)?;
+            link(self.config.space.get(env), format!("s:{space}:{}", env.as_str()), Refusal::Space);
         }
-        self.endpoint.check(env, &format!("{token} {endpoint}")).map_err(Refusal::Endpoint)
+        link(self.config.endpoint.get(env), format!("e:{token}:{endpoint}"), Refusal::Endpoint);
+        self.local.check(self.nanos(), &links)
+    }
+
+    fn nanos(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     async fn check_cluster(
@@ -330,11 +343,60 @@ impl Limiter {
 
     /// Forgets idle keys so memory stays bounded.
     pub fn prune(&self) {
-        self.token.prune();
-        self.space.prune();
-        self.endpoint.prune();
+        self.local.prune(self.nanos());
         if let Some(l) = &self.auth_failures {
             l.retain_recent();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(token: u32, space: u32, endpoint: u32) -> Limiter {
+        let rates = |n| PerEnvironment { live: n, test: n };
+        Limiter::new(RateLimits {
+            token: rates(token),
+            space: rates(space),
+            endpoint: rates(endpoint),
+            ..RateLimits::default()
+        })
+    }
+
+    /// Issue 12, finding 18: a request one level refuses spends nothing at the others, as in
+    /// the Redis script.
+    #[test]
+    fn a_refusal_at_one_level_charges_no_other() {
+        let l = limiter(60, 0, 5);
+        let mut served = 0;
+        for _ in 0..60 {
+            match l.check_local(Environment::Test, "tok", None, "GET /a") {
+                Ok(()) => served += 1,
+                Err(Refusal::Endpoint(_)) => {}
+                Err(other) => panic!("only the endpoint level refuses here: {other:?}"),
+            }
+        }
+        assert_eq!(served, 5);
+        // The token spent 5 of its 60: another endpoint still gets its whole budget.
+        let other = (0..5).filter(|_| l.check_local(Environment::Test, "tok", None, "GET /b").is_ok()).count();
+        assert_eq!(other, 5);
+    }
+
+    #[test]
+    fn the_chain_refuses_at_the_first_exhausted_level_and_prunes_full_keys() {
+        let l = limiter(3, 100, 100);
+        for _ in 0..3 {
+            l.check_local(Environment::Live, "tok", Some("spc-1"), "GET /a").unwrap();
+        }
+        let refused = l.check_local(Environment::Live, "tok", Some("spc-1"), "GET /a").unwrap_err();
+        assert!(matches!(refused, Refusal::Token(wait) if wait > Duration::ZERO && wait <= Duration::from_secs(1)));
+        // The Space was charged 3 times, not 4: other tokens find 97 left.
+        let admitted = (0..100)
+            .filter(|i| l.check_local(Environment::Live, &format!("t{i}"), Some("spc-1"), "GET /a").is_ok())
+            .count();
+        assert_eq!(admitted, 97);
+        l.prune();
+        assert!(!l.local.tats.lock().unwrap().is_empty(), "keys still inside their window are kept");
     }
 }
