@@ -1,4 +1,4 @@
-//! Shared request parts: path and query parameters, list paging, patch semantics.
+//! Shared request parts: path and query parameters, list paging, text-field checks, patch semantics.
 
 use crate::error::{ApiError, ApiResult};
 use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
