@@ -3,6 +3,7 @@
 
 use clap::Args;
 use ipnet::IpNet;
+use openmonime_http::client_ip::ClientIpHeader;
 use openmonime_http::ratelimit::PerEnvironment;
 use openmonime_http::ServerConfig;
 use serde::Deserialize;
@@ -40,6 +41,10 @@ pub struct ServeArgs {
     /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
     #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
+    /// The one forwarding header the trusted proxy appends to: `x-forwarded-for` (default) or
+    /// `forwarded`; the other is then ignored entirely.
+    #[arg(long, env = "OPENMONIME_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<ClientIpHeader>,
     /// Largest accepted request body in bytes (default 65536).
     #[arg(long, env = "OPENMONIME_BODY_LIMIT")]
     pub body_limit: Option<usize>,
@@ -80,6 +85,7 @@ pub struct FileConfig {
     geoip_db: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
+    client_ip_header: Option<String>,
     body_limit: Option<usize>,
     redis_url: Option<String>,
     rate_limits: Option<String>,
@@ -130,6 +136,11 @@ impl ServeArgs {
         let mut server = ServerConfig { public_url, ..ServerConfig::default() };
         server.trusted_proxies =
             if self.trusted_proxies.is_empty() { file.trusted_proxies } else { self.trusted_proxies.clone() };
+        if let Some(header) = self.client_ip_header {
+            server.client_ip_header = header;
+        } else if let Some(raw) = file.client_ip_header {
+            server.client_ip_header = raw.parse()?;
+        }
         if let Some(limit) = self.body_limit.or(file.body_limit) {
             server.body_limit = limit;
         }

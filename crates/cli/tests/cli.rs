@@ -588,9 +588,15 @@ struct Server {
 
 impl Server {
     fn start(db: &Db) -> Server {
+        Self::start_with(db, &[])
+    }
+
+    /// `serve` with `extra` arguments after the database and listen address.
+    fn start_with(db: &Db, extra: &[&str]) -> Server {
         let port = free_port();
         let mut child = openmonime()
             .args(["serve", "--database", &db.url, "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -836,3 +842,6 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
 /// Soak and crash tests (issue 8); a directory module so they share this one test binary.
 #[path = "cli/resilience.rs"]
 mod resilience;
+
+#[path = "cli/client_ip.rs"]
+mod client_ip;

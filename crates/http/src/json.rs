@@ -29,9 +29,10 @@ fn quoted_name(message: &str) -> Option<&str> {
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: a body that is not JSON at all (`[1,`) is `json_malformed`, even where the
-    // typed parse would stumble on a wrong type before it reaches the syntax error.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-        .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
+    // typed parse would stumble on a wrong type before it reaches the syntax error. The same pass
+    // refuses a key repeated inside any object (`metadata` included), which a map would otherwise
+    // resolve silently, last copy winning.
+    check_syntax_and_keys(bytes)?;
     // The typed parse straight from the text, which refuses duplicate fields.
     // The syntax is known good here, so anything it reports is about shape (an array where a
     // struct of fewer fields belongs ends in "trailing characters"), never `json_malformed`.
@@ -43,6 +44,123 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(Strict(value)).map_err(typed_error)
+}
+
+/// One step of the path to a value: an object key or an array index.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The path in the `details[].field` style (`metadata.a`, `items[2].name`).
+fn render_path(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Walks a JSON text, checking its syntax and that no object repeats a key; the path of the first
+/// repeated key is left in `duplicate`. The walk goes on to the end, so a body that is also not
+/// JSON is `json_malformed` (syntax first).
+struct KeyCheck<'a> {
+    path: &'a mut Vec<Step>,
+    duplicate: &'a mut Option<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyCheck<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyCheck<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            self.path.push(Step::Index(index));
+            let more = seq.next_element_seed(KeyCheck { path: self.path, duplicate: self.duplicate })?;
+            self.path.pop();
+            if more.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        // Keys arrive unescaped, so `"a"` and `"\u0061"` are the same key, as they are to serde.
+        while let Some(key) = map.next_key::<String>()? {
+            let repeated = !seen.insert(key.clone());
+            self.path.push(Step::Key(key));
+            if repeated && self.duplicate.is_none() {
+                *self.duplicate = Some(render_path(self.path));
+            }
+            map.next_value_seed(KeyCheck { path: self.path, duplicate: self.duplicate })?;
+            self.path.pop();
+        }
+        Ok(())
+    }
+}
+
+fn check_syntax_and_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    let (mut path, mut duplicate) = (Vec::new(), None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let walked =
+        serde::de::DeserializeSeed::deserialize(KeyCheck { path: &mut path, duplicate: &mut duplicate }, &mut de)
+            .and_then(|()| de.end());
+    match (walked, duplicate) {
+        (Err(e), _) => Err(ApiError::bad_request("json_malformed", format!("the request body is not valid JSON: {e}"))),
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(field)) => {
+            // The key is the caller's text: a pathological one is cut, not echoed whole.
+            let field: String = field.chars().take(200).collect();
+            let message = format!("`{field}` appears more than once in its object; send each key once");
+            Err(ApiError::field(&field, "duplicate_key", message))
+        }
+    }
 }
 
 /// A typed-parse failure on a body whose syntax is already known to be valid.
@@ -281,6 +399,25 @@ mod tests {
             decode::<internal_transfers::PatchBody>(bytes).map(|_| ()),
             decode::<access_tokens::CreateBody>(bytes).map(|_| ()),
         ]
+    }
+
+    #[test]
+    fn a_repeated_key_at_any_depth_is_refused_naming_it() {
+        for (body, field) in [
+            (r#"{"name":"a","name":"b"}"#, "name"),
+            (r#"{"name":"a","metadata":{"k":"1","k":"2"}}"#, "metadata.k"),
+            (r#"{"name":"a","metadata":{"k":"1","\u006b":"2"}}"#, "metadata.k"),
+            (r#"{"x":[{"a":1},{"a":1,"a":2}]}"#, "x[1].a"),
+        ] {
+            let err = check_syntax_and_keys(body.as_bytes()).unwrap_err();
+            assert_eq!(err.reason, "validation_failed", "{body}");
+            assert_eq!(err.details[0]["reason"], "duplicate_key", "{body}");
+            assert_eq!(err.details[0]["field"], field, "{body}");
+        }
+        // The same key in sibling objects is no repeat; syntax errors still come first.
+        assert!(check_syntax_and_keys(br#"{"a":{"k":1},"b":{"k":1}}"#).is_ok());
+        assert_eq!(check_syntax_and_keys(br#"{"a":1,"a":2,"#).unwrap_err().reason, "json_malformed");
+        assert_eq!(check_syntax_and_keys(br#"{"a":1} x"#).unwrap_err().reason, "json_malformed");
     }
 
     proptest! {

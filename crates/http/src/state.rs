@@ -14,6 +14,8 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Proxies whose forwarding headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The one forwarding header a trusted proxy appends to; the other is ignored entirely.
+    pub client_ip_header: crate::client_ip::ClientIpHeader,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// How often the change feed is polled for authorization changes made elsewhere.
@@ -33,6 +35,7 @@ impl Default for ServerConfig {
         ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Vec::new(),
+            client_ip_header: crate::client_ip::ClientIpHeader::XForwardedFor,
             body_limit: 64 * 1024,
             change_poll: Duration::from_millis(250),
             cache_capacity: 100_000,

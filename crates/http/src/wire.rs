@@ -1,5 +1,6 @@
 //! Conventions every response follows: request id, timing and checksum headers, the body-size
-//! limit, client-IP resolution, panic containment, and the one-line request log.
+//! limit, client-IP resolution, duplicated-header refusal, panic containment, and the one-line
+//! request log.
 
 use crate::auth::{ClientIp, LoggedTokenId};
 use crate::client_ip;
@@ -85,15 +86,27 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-    let ip = client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies);
+    let resolved =
+        client_ip::resolve(peer, &parts.headers, &state.config.trusted_proxies, state.config.client_ip_header);
+    // A request refused here has no client address; its log line shows the peer that sent it.
+    let ip = resolved.unwrap_or_else(|_| client_ip::canonical(peer));
     parts.extensions.insert(ClientIp(ip));
+    // Refused before routing: an unreadable forwarding chain, or a duplicated single-valued header.
+    let refused = match resolved {
+        Err(unreadable) => Some(ApiError::from(unreadable)),
+        Ok(_) => crate::auth::refuse_duplicated_headers(&parts.headers).err(),
+    };
     let declared = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
 
-    let (sum, mut response) = match read_body(body, declared, state.config.body_limit).await {
+    let read = match refused {
+        Some(err) => Err(err),
+        None => read_body(body, declared, state.config.body_limit).await,
+    };
+    let (sum, mut response) = match read {
         Ok(bytes) => {
             let sum = checksum(method.as_str(), &path, &bytes);
             parts.extensions.insert(RequestChecksum(sum.clone()));

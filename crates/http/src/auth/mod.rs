@@ -86,6 +86,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Clone)]
 pub struct LoggedTokenId(pub TokenId);
 
+/// Headers that carry one value: a second copy is refused rather than resolved (first or last
+/// wins would differ between this server and any proxy or log in front of it).
+const SINGLE_VALUED: [&str; 5] =
+    ["authorization", "monime-space-id", "monime-version", "idempotency-key", "content-type"];
+
+/// 400 `header_duplicated` when a single-valued header appears more than once. The wire layer runs
+/// it before anything else, so no part of the server ever picks one of the copies.
+pub fn refuse_duplicated_headers(headers: &HeaderMap) -> ApiResult<()> {
+    for name in SINGLE_VALUED {
+        let mut values = headers.get_all(name).iter();
+        if values.next().is_some() && values.next().is_some() {
+            return Err(ApiError::bad_request(
+                "header_duplicated",
+                format!("the `{name}` header was sent more than once; send it once"),
+            )
+            .with_detail(json!({"header": name})));
+        }
+    }
+    Ok(())
+}
+
 /// Reads `Authorization: Bearer <token>` and checks the token offline (format and checksum):
 /// every 401 that needs no lookup.
 pub fn presented_token(headers: &HeaderMap) -> ApiResult<&str> {

@@ -5,14 +5,14 @@
 //! appears once, in the create/rotate response. These creates take no `Idempotency-Key` replay:
 //! replaying would mean storing the secret, and the store keeps only its hash.
 
-use super::params::QueryParams;
+use super::params::{ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, OptionalApiJson};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use ipnet::IpNet;
@@ -159,7 +159,7 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let token = managed_token(&state, &caller, &id).await?;
     Ok(Json(envelope::one(render::access_token(&token))))
@@ -288,7 +288,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let token = managed_token(&state, &caller, &id).await?;
     let revoked = state.store.revoke_token(&token.id).await.map_err(not_found)?;
@@ -302,7 +302,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalApiJson(body): OptionalApiJson<RotateBody>,
 ) -> ApiResult<Json<Value>> {
     let body = body.unwrap_or_default();

@@ -1,6 +1,6 @@
 //! `/v1/financial-accounts`: create, get, list, update.
 
-use super::params::{page_envelope, patch_field, QueryParams};
+use super::params::{page_envelope, patch_field, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -9,7 +9,7 @@ use crate::idempotency;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::wire::RequestChecksum;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -92,7 +92,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let with_balance = query.boolean("withBalance")?;
@@ -111,7 +111,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
     let mut v = Validation::new();

@@ -1,12 +1,12 @@
 //! `/v1/financial-transactions`: the read-only ledger.
 
-use super::params::{page_envelope, QueryParams};
+use super::params::{page_envelope, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use openmonime_domain::entities::EntryKind;
 use openmonime_store::ledger::TransactionFilter;
@@ -17,7 +17,7 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let entry = state.store.get_transaction(caller.tenant()?, &id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("financial transaction"),

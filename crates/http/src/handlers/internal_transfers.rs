@@ -5,7 +5,7 @@
 //! or `failed` (`fund_insufficient`; no entries). So every transfer a client sees has settled, and
 //! DELETE — allowed only while `pending` — answers 409 `transfer_not_pending`.
 
-use super::params::{page_envelope, patch_field, QueryParams};
+use super::params::{page_envelope, patch_field, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -14,7 +14,7 @@ use crate::idempotency;
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::wire::RequestChecksum;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -139,7 +139,7 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let transfer = state.store.get_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
     Ok(Json(envelope::one(render::transfer(&transfer))))
@@ -160,7 +160,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> ApiResult<Json<Value>> {
     let mut v = Validation::new();
@@ -176,7 +176,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     state.store.delete_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
     Ok(Json(envelope::deleted()))

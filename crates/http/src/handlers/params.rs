@@ -1,7 +1,7 @@
-//! Shared request parts: list paging, metadata and text-field checks, patch semantics.
+//! Shared request parts: path and query parameters, list paging, text-field checks, patch semantics.
 
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{FromRequestParts, MatchedPath, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
 use axum::http::request::Parts;
 use axum::http::Method;
 use openmonime_domain::{cursor, FieldError};
@@ -24,9 +24,23 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_request("query_malformed", "the query string could not be parsed"))?;
+        // A repeated name is refused, not resolved: `?limit=1&limit=2` has no one meaning, and a
+        // proxy or log in front of the server may have read the other copy.
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if map.contains_key(&name) {
+                let shown: String = name.chars().take(64).collect();
+                return Err(ApiError::bad_request(
+                    "query_parameter_duplicated",
+                    format!("the query parameter `{shown}` was sent more than once; send it once"),
+                )
+                .with_detail(serde_json::json!({"parameter": shown})));
+            }
+            map.insert(name, value);
+        }
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
         if let Some(known) = route.and_then(|path| documented_query_names(&parts.method, path)) {
             let mut unknown: Vec<&String> = map.keys().filter(|name| !known.contains(*name)).collect();
@@ -61,6 +75,45 @@ fn unknown_parameter(name: &str) -> FieldError {
         message: format!("`{shown}` is not a query parameter of this operation"),
         field: shown,
         reason: "unknown_field",
+    }
+}
+
+/// A path parameter, answering in the envelope when it cannot be read: axum's own `Path` answers
+/// `text/plain` "Invalid URL…" for a percent-encoding that is not UTF-8 (`/v1/…/%ff`). Every
+/// handler takes its path parameters through this.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(err)) => Err(match err.into_kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => ApiError::field(
+                    &key,
+                    "invalid_encoding",
+                    format!("`{key}` in the path is not valid UTF-8 once percent-decoded"),
+                ),
+                // The handler reads parameters its route does not have: a programming error.
+                kind @ (ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. }) => {
+                    tracing::error!(error = %kind, "path parameters do not fit the handler");
+                    ApiError::internal()
+                }
+                // The value is the caller's text and is not echoed.
+                ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => {
+                    ApiError::field(&key, "invalid_value", format!("`{key}` in the path is not a valid value"))
+                }
+                _ => ApiError::field("path", "invalid_value", "a path parameter is not a valid value"),
+            }),
+            Err(other) => {
+                // Only a handler mounted on a route without the parameters it reads gets here.
+                tracing::error!(error = %other, "path parameters missing");
+                Err(ApiError::internal())
+            }
+        }
     }
 }
 

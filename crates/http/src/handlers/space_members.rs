@@ -7,13 +7,13 @@
 //! Changes take effect on the member's next request on every node.
 
 use super::audit_events;
-use super::params::QueryParams;
+use super::params::{ApiPath, QueryParams};
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use openmonime_domain::grant::Authority;
 use openmonime_domain::ids::MonimeerId;
@@ -83,7 +83,7 @@ pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<Json<Value>> {
     let who = monimeer(&id, "monimeerId")?;
@@ -108,7 +108,7 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let who = monimeer(&id, "monimeerId")?;
     let space = caller.tenant()?.space_id.clone();

@@ -3,14 +3,14 @@
 //! members and tokens it reaches.
 
 use super::audit_events;
-use super::params::QueryParams;
+use super::params::{ApiPath, QueryParams};
 use super::space_members::authority;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_store::identity::AuthChange;
@@ -87,7 +87,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
     let set = permissions(&body.permissions)?;
@@ -103,7 +103,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     _query: QueryParams,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();
     state.store.delete_role_by(&space, &name, Some(&authority(&caller))).await.map_err(not_found)?;

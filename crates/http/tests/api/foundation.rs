@@ -92,22 +92,33 @@ async fn a_trusted_peer_yields_the_right_most_untrusted_address() {
     assert_eq!(body["requestOrigin"]["ipAddress"], "81.2.69.1");
     // IPv4-mapped IPv6 is shown as IPv4.
     assert_eq!(origin_ip(&app, &[("x-forwarded-for", "::ffff:8.8.4.4")]).await, "8.8.4.4");
-    // An unreadable chain is not believed: the peer stands.
-    assert_eq!(origin_ip(&app, &[("x-forwarded-for", "8.8.8.8, not-an-ip")]).await, "127.0.0.1");
+    // An unreadable hop on the trusted side is refused, never read as the peer (see `forwarding`).
+    let (status, _, body) = send(app.client.get(app.url("/")).header("x-forwarded-for", "8.8.8.8, not-an-ip")).await;
+    assert_error(status, &body, 400, "forwarded_header_invalid");
     // No forwarding header: the peer.
     assert_eq!(origin_ip(&app, &[]).await, "127.0.0.1");
 }
 
 #[tokio::test]
-async fn the_forwarded_header_is_read_and_wins_over_x_forwarded_for() {
+async fn the_forwarded_header_is_read_only_when_it_is_the_configured_one() {
+    // By default the proxy appends to X-Forwarded-For, and a client's own `Forwarded` is ignored.
     let app = TestApp::spawn_with(behind_proxy(&["127.0.0.0/8"]), None).await;
+    assert_eq!(origin_ip(&app, &[("forwarded", "for=8.8.8.8")]).await, "127.0.0.1");
+    assert_eq!(origin_ip(&app, &[("forwarded", "for=8.8.8.8"), ("x-forwarded-for", "81.2.69.1")]).await, "81.2.69.1");
+    let config = ServerConfig {
+        client_ip_header: openmonime_http::client_ip::ClientIpHeader::Forwarded,
+        ..behind_proxy(&["127.0.0.0/8"])
+    };
+    let app = TestApp::spawn_with(config, None).await;
     assert_eq!(origin_ip(&app, &[("forwarded", "for=8.8.8.8;proto=https")]).await, "8.8.8.8");
     assert_eq!(
         origin_ip(&app, &[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https, for=127.0.0.2")]).await,
         "2001:db8::1"
     );
     assert_eq!(origin_ip(&app, &[("forwarded", "for=6.6.6.6, for=\"81.2.69.9:443\"")]).await, "81.2.69.9");
+    // ...and then X-Forwarded-For is ignored entirely.
     assert_eq!(origin_ip(&app, &[("forwarded", "for=8.8.8.8"), ("x-forwarded-for", "81.2.69.1")]).await, "8.8.8.8");
+    assert_eq!(origin_ip(&app, &[("x-forwarded-for", "81.2.69.1")]).await, "127.0.0.1");
 }
 
 // ---------------------------------------------------------------- GeoIP
