@@ -181,8 +181,13 @@ enum TokenCommand {
         #[arg(long)]
         monimeer: String,
     },
-    /// Revoke a token at once.
-    Revoke { id: String },
+    /// Revoke a token at once (also one still in its rotation grace).
+    Revoke {
+        id: String,
+        /// Also revoke every token it created, and theirs, transitively (for a leaked token).
+        #[arg(long)]
+        descendants: bool,
+    },
     /// Replace a token with a new one carrying the same settings; the old one keeps working for
     /// the grace period (default: stops at once). The new plaintext is printed this once.
     Rotate {
@@ -404,11 +409,16 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             let tokens = store.list_tokens(&monimeer).await.map_err(store_err)?;
             json!({"tokens": tokens.iter().map(token_json).collect::<Vec<_>>()})
         }
-        AdminCommand::Token(TokenCommand::Revoke { id }) => {
+        AdminCommand::Token(TokenCommand::Revoke { id, descendants }) => {
             let id = parse("token id", &id, TokenId::parse)?;
-            let t = store.revoke_token(&id).await.map_err(store_err)?;
-            audit(store, t.space_id.as_ref(), "token.revoke", id.as_str(), json!({"monimeer": t.monimeer_id})).await?;
-            token_json(&t)
+            let (t, stopped) = store.revoke_lineage(&id, descendants).await.map_err(store_err)?;
+            let detail = json!({"monimeer": t.monimeer_id, "descendants": stopped});
+            audit(store, t.space_id.as_ref(), "token.revoke", id.as_str(), detail).await?;
+            let mut out = token_json(&t);
+            if descendants {
+                out["revokedDescendants"] = json!(stopped);
+            }
+            out
         }
         AdminCommand::Ledger(LedgerCommand::Credit { space, env, account, amount, reference }) => {
             let tenant = Tenant { space_id: parse("Space id", &space, SpaceId::parse)?, environment: env_of(&env)? };
@@ -584,6 +594,7 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
         allowed_ips: c.allow_ip,
         expires_at,
         api_version,
+        created_by: None, // the operator
     };
     let stored = store.create_token(&new, &minted.hash, &minted.hint).await.map_err(store_err)?;
     audit(

@@ -26,6 +26,7 @@ pub async fn ensure(store: &Store, base_url: &str) -> Result<(), StoreError> {
         allowed_ips: Vec::new(),
         expires_at: Some(time_fmt::now() + time::Duration::days(QUICKSTART_TOKEN_DAYS)),
         api_version: ApiVersion::LATEST,
+        created_by: None,
     };
     let stored = store.create_token(&new, &minted.hash, &minted.hint).await?;
     println!("openmonime quick-start (shown once; this database was empty):");

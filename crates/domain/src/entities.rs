@@ -62,6 +62,8 @@ pub struct AccessToken {
     pub allowed_ips: Vec<IpNet>,
     pub expires_at: Option<OffsetDateTime>,
     pub api_version: ApiVersion,
+    /// The token whose request created this one (`None`: the operator or the quick start).
+    pub created_by: Option<TokenId>,
     /// Prefix and last four characters, for recognising a token in a list.
     pub hint: String,
     pub created_at: OffsetDateTime,
@@ -104,6 +106,8 @@ pub struct NewAccessToken {
     pub allowed_ips: Vec<IpNet>,
     pub expires_at: Option<OffsetDateTime>,
     pub api_version: ApiVersion,
+    /// The token making the request that creates this one; `None` for the operator.
+    pub created_by: Option<TokenId>,
 }
 
 /// A token's status as lists show it.
@@ -127,6 +131,7 @@ impl AccessToken {
             allowed_ips: self.allowed_ips.clone(),
             expires_at: self.expires_at,
             api_version: self.api_version,
+            created_by: None,
         }
     }
 

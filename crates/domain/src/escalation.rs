@@ -95,6 +95,7 @@ mod tests {
             allowed_ips: vec!["10.0.0.0/8".parse().unwrap()],
             expires_at: Some(time_fmt::now() + time::Duration::days(10)),
             api_version: ApiVersion::LATEST,
+            created_by: None,
             hint: String::new(),
             created_at: time_fmt::now(),
             revoked_at: None,
@@ -112,6 +113,7 @@ mod tests {
             allowed_ips: vec!["10.1.0.0/16".parse().unwrap()],
             expires_at: p.expires_at,
             api_version: p.api_version,
+            created_by: Some(p.id.clone()),
         }
     }
 

@@ -227,6 +227,7 @@ mod tests {
             allowed_ips: vec![],
             expires_at: None,
             api_version: crate::version::ApiVersion::LATEST,
+            created_by: None,
             hint: String::new(),
             created_at: crate::time_fmt::now(),
             revoked_at: None,

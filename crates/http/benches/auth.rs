@@ -46,6 +46,7 @@ async fn fixture(store: &Store) -> (String, String) {
         allowed_ips: Vec::new(),
         expires_at: Some(time_fmt::now() + time::Duration::days(1)),
         api_version: ApiVersion::LATEST,
+        created_by: None,
     };
     store.create_token(&new, &minted.hash, &minted.hint).await.expect("token");
     (minted.plaintext.expose().to_owned(), space.id.to_string())

@@ -175,6 +175,7 @@ fn schemas() -> Value {
                 "apiVersion": string(),
                 "createTime": time(false),
                 "revokeTime": time(true),
+                "createdBy": {"type": "string", "nullable": true, "description": "The token whose request created this one; null when the operator did."},
                 "lastUsedTime": time(true),
                 "lastUsedIp": nullable_string(None),
                 "requestCount": {"type": "integer"},
@@ -355,6 +356,11 @@ fn request_body(operation: &str) -> Option<Value> {
                 "neverExpires": {"type": "boolean"},
                 "apiVersion": {"enum": ApiVersion::supported_ids(), "type": "string"},
             },
+            "additionalProperties": false,
+        }),
+        "RevokeAccessToken" => json!({
+            "type": "object",
+            "properties": {"descendants": {"type": "boolean", "description": "Also revoke every token this one created, transitively."}},
             "additionalProperties": false,
         }),
         "RotateAccessToken" => json!({

@@ -43,11 +43,13 @@ impl Backend {
                 (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
                 (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/sqlite/0003_entry_owner_index.sql")),
+                (4, "token lineage", include_str!("../migrations/sqlite/0004_token_lineage.sql")),
             ],
             Backend::Postgres => &[
                 (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
                 (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/postgres/0003_entry_owner_index.sql")),
+                (4, "token lineage", include_str!("../migrations/postgres/0004_token_lineage.sql")),
             ],
         };
         files

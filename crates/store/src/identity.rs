@@ -71,7 +71,8 @@ pub struct ResolvedRole {
 }
 
 pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
-     t.allowed_ips, t.expires_at, t.api_version, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, t.request_count";
+     t.allowed_ips, t.expires_at, t.api_version, t.created_by, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
+     t.request_count";
 
 pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
     let ips = text(row, "allowed_ips")?;
@@ -91,6 +92,9 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
         allowed_ips,
         expires_at: opt_time(row, "expires_at")?,
         api_version: ApiVersion::parse(&text(row, "api_version")?).ok_or_else(|| corrupt("api_version"))?,
+        created_by: opt_text(row, "created_by")?
+            .map(|s| TokenId::parse(&s).ok_or_else(|| corrupt("created_by")))
+            .transpose()?,
         hint: text(row, "hint")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
@@ -129,6 +133,7 @@ pub(crate) async fn insert_token(
         allowed_ips: new.allowed_ips.clone(),
         expires_at: new.expires_at,
         api_version: new.api_version,
+        created_by: new.created_by.clone(),
         hint: hint.to_owned(),
         created_at: time_fmt::now(),
         revoked_at: None,
@@ -155,7 +160,8 @@ pub(crate) async fn insert_token(
     let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
     sqlx::query(
         "INSERT INTO access_tokens (id, token_hash, hint, monimeer_id, name, environment, permissions, space_id, \
-         allowed_ips, expires_at, api_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         allowed_ips, expires_at, api_version, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(token.id.as_str())
     .bind(hash.to_hex())
@@ -169,6 +175,7 @@ pub(crate) async fn insert_token(
     .bind(token.expires_at.map(micros))
     .bind(token.api_version.id())
     .bind(micros(token.created_at))
+    .bind(token.created_by.as_ref().map(|t| t.as_str().to_owned()))
     .execute(&mut *tx.tx)
     .await?;
     Ok(token)
@@ -567,14 +574,25 @@ impl Store {
         rows.iter().map(token_from_row).collect()
     }
 
-    /// Revokes a token at once; revoking twice is a conflict so callers learn it was already dead.
+    /// Stops a token now: an active one, or one still in its rotation grace (a leaked token
+    /// that was rotated must be stoppable before its grace ends).
     pub async fn revoke_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
+        self.revoke_lineage(id, false).await.map(|(token, _)| token)
+    }
+
+    /// Stops a token and, with `descendants`, every token minted by it or by its descendants
+    /// (children and the successors of rotations it made), in one transaction. Returns the token
+    /// and the descendants that were stopped by this call.
+    pub async fn revoke_lineage(&self, id: &TokenId, descendants: bool) -> StoreResult<(AccessToken, Vec<TokenId>)> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(micros(time_fmt::now()))
-            .bind(id.as_str())
-            .execute(&mut *tx.tx)
-            .await?;
+        let now = micros(time_fmt::now());
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx.tx)
+        .await?;
         if done.rows_affected() == 0 {
             let exists = sqlx::query("SELECT 1 FROM access_tokens WHERE id = $1")
                 .bind(id.as_str())
@@ -587,8 +605,32 @@ impl Store {
             });
         }
         record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
+        let mut stopped = Vec::new();
+        if descendants {
+            let rows = sqlx::query(
+                "WITH RECURSIVE lineage(id) AS ( \
+                   SELECT id FROM access_tokens WHERE created_by = $1 \
+                   UNION SELECT t.id FROM access_tokens t JOIN lineage l ON t.created_by = l.id) \
+                 SELECT t.id FROM access_tokens t JOIN lineage l ON l.id = t.id \
+                 WHERE t.revoked_at IS NULL OR t.revoked_at > $2 ORDER BY t.id",
+            )
+            .bind(id.as_str())
+            .bind(now)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+            for row in &rows {
+                let child = TokenId::parse(&text(row, "id")?).ok_or_else(|| corrupt("id"))?;
+                sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(child.as_str())
+                    .execute(&mut *tx.tx)
+                    .await?;
+                record_change(&mut tx, &AuthChange::Token(child.clone())).await?;
+                stopped.push(child);
+            }
+        }
         tx.commit().await?;
-        self.get_token(id).await
+        Ok((self.get_token(id).await?, stopped))
     }
 
     /// The newest change-feed position.

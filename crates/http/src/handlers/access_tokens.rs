@@ -52,6 +52,14 @@ pub struct CreateBody {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RevokeBody {
+    /// Also revoke every token this one created, transitively (a leaked token's offspring).
+    #[serde(default)]
+    descendants: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RotateBody {
     #[serde(default, deserialize_with = "super::params::present")]
     grace_period_seconds: Option<i64>,
@@ -258,6 +266,7 @@ fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> Ap
         allowed_ips,
         expires_at,
         api_version,
+        created_by: Some(parent.id.clone()),
     })
 }
 
@@ -289,12 +298,22 @@ pub async fn revoke(
     caller: Caller,
     _query: QueryParams,
     ApiPath(id): ApiPath<String>,
+    OptionalApiJson(body): OptionalApiJson<RevokeBody>,
 ) -> ApiResult<Json<Value>> {
+    let descendants = body.unwrap_or_default().descendants;
     let token = managed_token(&state, &caller, &id).await?;
-    let revoked = state.store.revoke_token(&token.id).await.map_err(not_found)?;
-    state.auth.invalidate(&AuthChange::Token(token.id.clone()));
+    // Descendants never exceed their ancestor (each was escalation-checked against its creator),
+    // so a caller managing this token may stop them too.
+    let (revoked, stopped) = state.store.revoke_lineage(&token.id, descendants).await.map_err(not_found)?;
+    for id in std::iter::once(&token.id).chain(&stopped) {
+        state.auth.invalidate(&AuthChange::Token(id.clone()));
+    }
     audit(&state, &caller, "token.revoke", &revoked).await;
-    Ok(Json(envelope::one(render::access_token(&revoked))))
+    let mut result = render::access_token(&revoked);
+    if descendants {
+        result["revokedDescendants"] = json!(stopped);
+    }
+    Ok(Json(envelope::one(result)))
 }
 
 /// The body is optional (no body: rotate now, no grace).
@@ -322,7 +341,8 @@ pub async fn rotate(
     if old.status(now) != TokenStatus::Active || old.revoked_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated"));
     }
-    let new = old.replacement();
+    // The successor is created by this request's token (the old token itself, or a wider one).
+    let new = NewAccessToken { created_by: Some(caller.token.token.id.clone()), ..old.replacement() };
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
     let stops = old.rotation_stop(now + time::Duration::seconds(grace));

@@ -86,6 +86,7 @@ pub fn access_token(t: &AccessToken) -> Value {
         "apiVersion": t.api_version.id(),
         "createTime": rfc3339(t.created_at),
         "revokeTime": opt_time(t.revoked_at),
+        "createdBy": t.created_by,
         "lastUsedTime": opt_time(t.usage.last_used_at),
         "lastUsedIp": t.usage.last_used_ip,
         "requestCount": t.usage.request_count,

@@ -872,3 +872,87 @@ fn no_grant_exceeds_the_callers_authority() {
         }
     }
 }
+
+/// Finding 9: every token records the token that created it, and revoking a leaked token can
+/// revoke its descendants — children, grandchildren and successors of rotations they made —
+/// at once, also while it is in its rotation grace.
+#[tokio::test]
+async fn revoking_a_leaked_token_can_revoke_everything_it_minted() {
+    let app = TestApp::spawn().await;
+    let o = app.owner().await;
+    let (admin, _) = app.token_with(&o.monimeer, TokenSpec::default()).await;
+    let (leaked, leaked_id) = app.token_with(&o.monimeer, TokenSpec::default()).await;
+    let mint = |parent: String, name: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = act(
+                app,
+                Method::POST,
+                "/v1/access-tokens",
+                &parent,
+                None,
+                json!({"name": name, "permissions": ["financial-accounts:read", "access-tokens:*"]}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            (
+                body["result"]["token"].as_str().unwrap().to_owned(),
+                body["result"]["id"].as_str().unwrap().to_owned(),
+                body,
+            )
+        }
+    };
+    let (child, child_id, body) = mint(leaked.clone(), "child").await;
+    assert_eq!(body["result"]["createdBy"], leaked_id.as_str(), "the creator is recorded");
+    let (grandchild, _, _) = mint(child.clone(), "grandchild").await;
+    // The child rotates itself: its successor is its descendant too.
+    let (status, body) = act(
+        &app,
+        Method::POST,
+        &format!("/v1/access-tokens/{child_id}/rotate"),
+        &child,
+        None,
+        json!({"gracePeriodSeconds": 600}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let successor = body["result"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(body["result"]["createdBy"], child_id.as_str());
+    let (bystander, _) = app.token_with(&o.monimeer, TokenSpec::default()).await;
+
+    // The leaked token is itself rotated away first (it is in its grace): still revocable.
+    let (status, body) = act(
+        &app,
+        Method::POST,
+        &format!("/v1/access-tokens/{leaked_id}/rotate"),
+        &admin,
+        None,
+        json!({"gracePeriodSeconds": 600}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(
+        &app,
+        Method::POST,
+        &format!("/v1/access-tokens/{leaked_id}/revoke"),
+        &admin,
+        None,
+        json!({"descendants": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["revokedDescendants"].as_array().map(Vec::len), Some(3), "{body}");
+    for (what, token) in
+        [("leaked", &leaked), ("child", &child), ("grandchild", &grandchild), ("successor", &successor)]
+    {
+        let (status, _, body) = send(app.get("/v1/financial-accounts", token, &o.space)).await;
+        assert_eq!((status, body["error"]["reason"].as_str()), (401, Some("token_revoked")), "{what}: {body}");
+    }
+    for token in [&admin, &bystander] {
+        assert_eq!(
+            send(app.get("/v1/financial-accounts", token, &o.space)).await.0,
+            200,
+            "unrelated tokens keep working"
+        );
+    }
+}

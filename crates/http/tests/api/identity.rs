@@ -412,6 +412,7 @@ async fn root_uses_the_tokens_default_release() {
         allowed_ips: vec![],
         expires_at: None,
         api_version: ApiVersion::Caph20250620,
+        created_by: None,
     };
     app.store().create_token(&new, &minted.hash, &minted.hint).await.unwrap();
     let t = minted.plaintext.expose();

@@ -166,6 +166,7 @@ impl TestApp {
             allowed_ips: spec.allowed_ips,
             expires_at: spec.expires_at,
             api_version: ApiVersion::LATEST,
+            created_by: None,
         };
         let stored = self.store().create_token(&new, &minted.hash, &minted.hint).await.unwrap();
         (minted.plaintext.expose().to_owned(), stored.id)
