@@ -106,10 +106,13 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// The newest events of a Space in one environment.
+    /// The newest events of a Space in one environment, or (`--monimeer`) every change to a
+    /// Monimeer's tokens of that environment, including those recorded in no Space.
     List {
-        #[arg(long)]
-        space: String,
+        #[arg(long, required_unless_present = "monimeer")]
+        space: Option<String>,
+        #[arg(long, conflicts_with_all = ["space", "action"])]
+        monimeer: Option<String>,
         #[arg(long)]
         env: String,
         #[arg(long, default_value_t = 50)]
@@ -490,16 +493,24 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             .await?;
             openmonime_http::handlers::render::policy(&policy)
         }
-        AdminCommand::Audit(AuditCommand::List { space, env, limit, action }) => {
-            let space = parse("Space id", &space, SpaceId::parse)?;
+        AdminCommand::Audit(AuditCommand::List { space, monimeer, env, limit, action }) => {
             if !(1..=1000).contains(&limit) {
                 return Err("--limit must be from 1 to 1000".into());
             }
-            let filter = openmonime_store::audit::AuditFilter { action, actor: None };
-            let page = store
-                .list_audit(&space, env_of(&env)?, &filter, openmonime_store::PageRequest { after: None, limit })
-                .await
-                .map_err(store_err)?;
+            let page_request = openmonime_store::PageRequest { after: None, limit };
+            let page = match (space, monimeer) {
+                (_, Some(monimeer)) => {
+                    let monimeer = parse("Monimeer id", &monimeer, MonimeerId::parse)?;
+                    store.list_token_audit(&monimeer, env_of(&env)?, None, page_request).await
+                }
+                (Some(space), None) => {
+                    let space = parse("Space id", &space, SpaceId::parse)?;
+                    let filter = openmonime_store::audit::AuditFilter { action, actor: None };
+                    store.list_audit(&space, env_of(&env)?, &filter, page_request).await
+                }
+                (None, None) => return Err("give --space or --monimeer".into()),
+            }
+            .map_err(store_err)?;
             let events: Vec<Value> = page.items.iter().map(openmonime_http::handlers::render::audit_event).collect();
             json!({"events": events})
         }

@@ -837,6 +837,18 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
     assert!(!audit.to_string().contains(token["token"].as_str().unwrap()), "no plaintext in the audit log");
     let only = db.ok(&["audit", "list", "--space", &space, "--env", "test", "--action", "policy.update"]);
     assert_eq!(only["events"].as_array().unwrap().len(), 2);
+    // Unbound tokens' changes are in no Space's log; the operator sees them per Monimeer.
+    let mine = db.ok(&["audit", "list", "--monimeer", &ada, "--env", "test"]);
+    let seen: Vec<(&str, &str)> = mine["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["subject"].as_str().unwrap_or_default()))
+        .collect();
+    for expected in [("token.create", id(&token)), ("token.rotate", id(&token)), ("token.revoke", id(&rotated))] {
+        assert!(seen.contains(&expected), "{expected:?} missing from {seen:?}");
+    }
+    db.refused(&["audit", "list", "--env", "test"], "--space");
 }
 
 /// Soak and crash tests (issue 8); a directory module so they share this one test binary.

@@ -419,7 +419,7 @@ fn result_schema(operation: &str) -> Option<(&'static str, bool)> {
         "ListSpaceRoles" => ("SpaceRole", true),
         "CreateSpaceRole" | "UpdateSpaceRole" => ("SpaceRole", false),
         "GetSpacePolicies" | "UpdateSpacePolicies" => ("SpacePolicy", false),
-        "ListAuditEvents" => ("AuditEvent", true),
+        "ListAuditEvents" | "ListMyTokenAuditEvents" => ("AuditEvent", true),
         _ => return None,
     })
 }

@@ -120,4 +120,30 @@ impl Store {
         .await?;
         crate::ledger::page_of(rows, page.limit, record_from_row)
     }
+
+    /// The changes to `monimeer`'s tokens of `environment` (bound to `within`, when given),
+    /// wherever they were recorded — in a Space's log or in none (changes made with an unbound
+    /// token, or by the operator) — newest first: the owner's view of their credentials.
+    pub async fn list_token_audit(
+        &self,
+        monimeer: &MonimeerId,
+        environment: Environment,
+        within: Option<&SpaceId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT e.seq, e.id, e.environment, e.actor, e.action, e.subject, e.detail, e.ip, e.created_at \
+             FROM audit_events e JOIN access_tokens t ON t.id = e.subject \
+             WHERE t.monimeer_id = $1 AND t.environment = $2 AND ($3 IS NULL OR t.space_id = $3) \
+             AND e.action LIKE 'token.%' AND ($4 IS NULL OR e.seq < $4) ORDER BY e.seq DESC LIMIT $5",
+        )
+        .bind(monimeer.as_str())
+        .bind(environment.as_str())
+        .bind(within.map(|s| s.as_str()))
+        .bind(page.after)
+        .bind(page.limit as i64 + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        crate::ledger::page_of(rows, page.limit, record_from_row)
+    }
 }

@@ -40,6 +40,21 @@ pub async fn record(
     }
 }
 
+/// `GET /v1/me/audit-events`: every change to the tokens this token could manage (its owner's,
+/// in its environment, within its Space binding), including those no Space's log shows.
+pub async fn list_token_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let token = &caller.token.token;
+    let page = state
+        .store
+        .list_token_audit(&token.monimeer_id, token.environment, token.space_id.as_ref(), query.page()?)
+        .await?;
+    Ok(Json(page_envelope(page, render::audit_event)))
+}
+
 pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
     let tenant = caller.tenant()?;
     let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };

@@ -106,6 +106,13 @@ fn declare(router: ApiRouter) -> ApiRouter {
         )
         // Management: openmonime's own operations (Monime manages these in its dashboard).
         .route(Method::GET, "/v1/me", "GetMe", Authenticated, me::me)
+        .route(
+            Method::GET,
+            "/v1/me/audit-events",
+            "ListMyTokenAuditEvents",
+            Account(AccessTokensRead),
+            audit_events::list_token_changes,
+        )
         .route(Method::GET, "/v1/access-tokens", "ListAccessTokens", Account(AccessTokensRead), access_tokens::list)
         .route(
             Method::POST,

@@ -108,6 +108,7 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
         "DeleteSpaceRole" => ("/v1/space-roles/matrix".into(), None, false),
         "GetSpacePolicies" | "UpdateSpacePolicies" => ("/v1/space-policies".into(), Some(json!({})), false),
         "ListAuditEvents" => ("/v1/audit-events".into(), None, false),
+        "ListMyTokenAuditEvents" => ("/v1/me/audit-events".into(), None, false),
         _ => return None,
     })
 }

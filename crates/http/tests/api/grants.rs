@@ -956,3 +956,46 @@ async fn revoking_a_leaked_token_can_revoke_everything_it_minted() {
         );
     }
 }
+
+/// Finding 10: token changes made with an unbound token are recorded in no Space's log; their
+/// owner sees them at `/v1/me/audit-events` — only for tokens the caller could manage.
+#[tokio::test]
+async fn the_owner_sees_every_change_to_their_tokens() {
+    let app = TestApp::spawn().await;
+    let o = app.owner().await;
+    let unbound = app.token(&o.monimeer).await;
+    let (status, body) = act(
+        &app,
+        Method::POST,
+        "/v1/access-tokens",
+        &unbound,
+        None,
+        json!({"name": "ci", "permissions": ["catalog:read"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let child = body["result"]["id"].as_str().unwrap().to_owned();
+    let (status, body) =
+        act(&app, Method::POST, &format!("/v1/access-tokens/{child}/revoke"), &unbound, None, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    // Not in the Space's log: the changes were made outside any Space...
+    let (_, space_log) =
+        act(&app, Method::GET, "/v1/audit-events?action=token.create", &unbound, Some(&o.space), json!({})).await;
+    assert!(!space_log.to_string().contains(&child), "{space_log}");
+    // ...but the owner sees both.
+    let (status, mine) = act(&app, Method::GET, "/v1/me/audit-events", &unbound, None, json!({})).await;
+    assert_eq!(status, 200, "{mine}");
+    let seen: Vec<(String, String)> = mine["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["subject"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    for action in ["token.create", "token.revoke"] {
+        assert!(seen.contains(&(action.to_owned(), child.clone())), "{action} missing: {mine}");
+    }
+    // A live token of the same owner sees no test-token changes.
+    let live = app.live_token(&o.monimeer).await;
+    let (_, theirs) = act(&app, Method::GET, "/v1/me/audit-events", &live, None, json!({})).await;
+    assert!(!theirs.to_string().contains(&child), "{theirs}");
+}
