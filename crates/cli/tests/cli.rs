@@ -836,3 +836,7 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
 /// Soak and crash tests (issue 8); a directory module so they share this one test binary.
 #[path = "cli/resilience.rs"]
 mod resilience;
+
+/// Slow clients, timeouts, the connection cap, the drain and the header limit (issue 12).
+#[path = "cli/slow_clients.rs"]
+mod slow_clients;
