@@ -269,3 +269,28 @@ fn oversized_headers_get_431_in_the_envelope() {
     let (clean, _) = server.terminate();
     assert!(clean);
 }
+
+#[test]
+fn bad_timeout_and_cap_settings_are_refused_with_a_clear_message() {
+    let db = Db::new();
+    let config = db.dir.path().join("openmonime.toml");
+    std::fs::write(&config, "header-timeout = \"soon\"\n").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--header-timeout", "0s"], "--header-timeout must be a positive duration"),
+        (&["--body-timeout", "1h"], "--body-timeout must be a positive duration"),
+        (&["--idle-timeout", "-5"], "--idle-timeout must be a positive duration"),
+        (&["--max-connections", "0"], "--max-connections must be at least 1"),
+        (&["--config", config.to_str().unwrap()], "--header-timeout must be a positive duration"),
+    ];
+    for (args, needle) in cases {
+        let out = openmonime()
+            .args(["serve", "--database", &db.url, "--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: expected `{needle}` in: {stderr}");
+    }
+}
