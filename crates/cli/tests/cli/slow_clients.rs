@@ -278,7 +278,7 @@ fn bad_timeout_and_cap_settings_are_refused_with_a_clear_message() {
     let cases: [(&[&str], &str); 5] = [
         (&["--header-timeout", "0s"], "--header-timeout must be a positive duration"),
         (&["--body-timeout", "1h"], "--body-timeout must be a positive duration"),
-        (&["--idle-timeout", "-5"], "--idle-timeout must be a positive duration"),
+        (&["--idle-timeout=-5"], "--idle-timeout must be a positive duration"),
         (&["--max-connections", "0"], "--max-connections must be at least 1"),
         (&["--config", config.to_str().unwrap()], "--header-timeout must be a positive duration"),
     ];
@@ -293,4 +293,21 @@ fn bad_timeout_and_cap_settings_are_refused_with_a_clear_message() {
         assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: expected `{needle}` in: {stderr}");
     }
+}
+
+#[test]
+fn a_client_that_stops_reading_loses_its_connection_and_slot() {
+    let db = Db::new();
+    // One slot: `/healthz` at the end answers only if the stuck connection gave it back.
+    let server = start(&db, &["--max-connections", "1", "--idle-timeout", "1s", "--header-timeout", "60s"]);
+    // Far more answer (the OpenAPI document, ~65 KB, a thousand times) than socket buffers hold.
+    let requests = "GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(1000);
+    let mut stuck = send_partial(&server, requests.as_bytes());
+    // Never read while the server's writes block; by now it has dropped the connection.
+    std::thread::sleep(Duration::from_secs(5));
+    let (received, _) = wait_for_close(&mut stuck, Duration::from_secs(10));
+    assert!(received.len() < 1000 * 60_000, "the whole answer was written: {} bytes", received.len());
+    assert_eq!(server.get("/healthz", &[]).0, 200);
+    let (clean, _) = server.terminate();
+    assert!(clean);
 }
