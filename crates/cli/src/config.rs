@@ -8,6 +8,7 @@ use openmonime_http::ratelimit::PerEnvironment;
 use openmonime_http::ServerConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_DATABASE: &str = "sqlite:openmonime.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -66,12 +67,63 @@ pub struct ServeArgs {
     /// Failed authentications allowed per client IP per minute (default 20).
     #[arg(long, env = "OPENMONIME_AUTH_FAILURES_PER_MINUTE")]
     pub auth_failures_per_minute: Option<u32>,
+    /// Longest a request head may take to arrive, like `10s` or `500ms` (default 10s).
+    #[arg(long, env = "OPENMONIME_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Longest a request body may take to arrive after its head (default 30s).
+    #[arg(long, env = "OPENMONIME_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
+    /// A connection on which nothing moves this long is closed (default 60s).
+    #[arg(long, env = "OPENMONIME_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// Most connections served at once (default 10000, kept below the open-files limit).
+    #[arg(long, env = "OPENMONIME_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Longest SIGTERM waits for open connections before exiting (default 20s).
+    #[arg(long, env = "OPENMONIME_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<String>,
 }
 
 fn per_environment(flag: &str, raw: &str) -> Result<PerEnvironment, String> {
     let bad = || format!("--{flag} must be LIVE,TEST requests per second, like 20,5");
     let (live, test) = raw.split_once(',').ok_or_else(bad)?;
     Ok(PerEnvironment { live: live.trim().parse().map_err(|_| bad())?, test: test.trim().parse().map_err(|_| bad())? })
+}
+
+/// A duration: a number with the unit `ms`, `s` or `m` (seconds when bare).
+fn duration(flag: &str, raw: &str) -> Result<Duration, String> {
+    let bad = || format!("--{flag} must be a positive duration like 10s, 500ms or 2m, not `{raw}`");
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    if d.is_zero() {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+/// A duration in the TOML file: a string like `"10s"`, or a bare number of seconds.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum FileDuration {
+    Seconds(u64),
+    Text(String),
+}
+
+impl FileDuration {
+    fn text(self) -> String {
+        match self {
+            FileDuration::Seconds(n) => n.to_string(),
+            FileDuration::Text(s) => s,
+        }
+    }
 }
 
 /// The optional TOML file; every key mirrors a flag.
@@ -93,6 +145,11 @@ pub struct FileConfig {
     rate_limit_space: Option<String>,
     rate_limit_endpoint: Option<String>,
     auth_failures_per_minute: Option<u32>,
+    header_timeout: Option<FileDuration>,
+    body_timeout: Option<FileDuration>,
+    idle_timeout: Option<FileDuration>,
+    max_connections: Option<usize>,
+    drain_timeout: Option<FileDuration>,
 }
 
 fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
@@ -163,6 +220,22 @@ impl ServeArgs {
         if let Some(n) = self.auth_failures_per_minute.or(file.auth_failures_per_minute) {
             limits.auth_failures_per_minute = n;
         }
+        let timeouts = [
+            ("header-timeout", &self.header_timeout, file.header_timeout, &mut server.header_timeout),
+            ("body-timeout", &self.body_timeout, file.body_timeout, &mut server.body_timeout),
+            ("idle-timeout", &self.idle_timeout, file.idle_timeout, &mut server.idle_timeout),
+            ("drain-timeout", &self.drain_timeout, file.drain_timeout, &mut server.drain_timeout),
+        ];
+        for (flag, given, from_file, setting) in timeouts {
+            if let Some(raw) = given.clone().or(from_file.map(FileDuration::text)) {
+                *setting = duration(flag, &raw)?;
+            }
+        }
+        match self.max_connections.or(file.max_connections) {
+            Some(0) => return Err("--max-connections must be at least 1".into()),
+            Some(n) => server.max_connections = n,
+            None => {}
+        }
         Ok(ServeSettings {
             database: self.db.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
             log_format: self.db.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
@@ -188,4 +261,21 @@ pub fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
     guard
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_a_unit_or_mean_seconds() {
+        assert_eq!(duration("f", "10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("f", "7"), Ok(Duration::from_secs(7)));
+        assert_eq!(duration("f", "250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("f", "2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "0", "0s", "s", "1h", "-1s", "1.5s", "99999999999999999999m"] {
+            assert!(duration("f", bad).is_err(), "{bad}");
+        }
+    }
 }

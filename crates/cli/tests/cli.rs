@@ -857,3 +857,7 @@ mod resilience;
 
 #[path = "cli/client_ip.rs"]
 mod client_ip;
+
+/// Slow clients, timeouts, the connection cap, the drain and the header limit (issue 12).
+#[path = "cli/slow_clients.rs"]
+mod slow_clients;

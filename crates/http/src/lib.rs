@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod ratelimit;
+pub mod server;
 pub mod state;
 pub mod usage;
 pub mod wire;
@@ -25,7 +26,6 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
-use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -63,7 +63,8 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish. Also follows the
+/// Serves until `shutdown` completes, then lets in-flight requests finish for at most the drain
+/// timeout (connection handling, timeouts and the cap live in [`server`]). Also follows the
 /// store's change feed so authorization changes made elsewhere take effect here.
 pub async fn serve(
     listener: TcpListener,
@@ -92,8 +93,7 @@ pub async fn serve(
             limiter.prune();
         }
     });
-    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let result = server::run(listener, app(state.clone()), &state.config, shutdown).await;
     follower.abort();
     purger.abort();
     usage.abort();

@@ -28,6 +28,17 @@ pub struct ServerConfig {
     pub denial_flush: Duration,
     /// Longest a cached authorization is trusted without a change-feed confirmation.
     pub cache_ttl: Duration,
+    /// Longest an HTTP/1 request head may take to arrive (also the longest quiet wait for the
+    /// next request on a kept-alive connection); past it the connection is closed.
+    pub header_timeout: Duration,
+    /// Longest a request body may take to arrive after its head; past it, 408 `request_timeout`.
+    pub body_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed (see `server`).
+    pub idle_timeout: Duration,
+    /// Most connections served at once; kept below the open-files limit.
+    pub max_connections: usize,
+    /// Longest a shutdown waits for open connections to finish.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +53,11 @@ impl Default for ServerConfig {
             rate_limits: crate::ratelimit::RateLimits::default(),
             denial_flush: Duration::from_secs(2),
             cache_ttl: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: crate::server::default_max_connections(),
+            drain_timeout: Duration::from_secs(20),
         }
     }
 }
