@@ -38,7 +38,7 @@ pub struct AuditRecord {
 }
 
 /// Filters for reading the log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor: Option<String>,

@@ -43,11 +43,13 @@ impl Backend {
                 (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
                 (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/sqlite/0003_entry_owner_index.sql")),
+                (4, "deployment", include_str!("../migrations/sqlite/0004_deployment.sql")),
             ],
             Backend::Postgres => &[
                 (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
                 (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/postgres/0003_entry_owner_index.sql")),
+                (4, "deployment", include_str!("../migrations/postgres/0004_deployment.sql")),
             ],
         };
         files
@@ -82,6 +84,8 @@ pub struct Store {
     listen_url: Option<String>,
     /// SQLite only: one in-process writer at a time.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The list-cursor key, read from the database once (see `deployment`).
+    pub(crate) cursor_key: Arc<tokio::sync::OnceCell<openmonime_domain::cursor::CursorKey>>,
 }
 
 /// A write transaction, holding the SQLite write gate (if any) until it ends.
@@ -167,7 +171,7 @@ impl Store {
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let listen_url = (backend == Backend::Postgres).then(|| url.clone());
-        Ok(Store { pool, backend, listen_url, write_gate })
+        Ok(Store { pool, backend, listen_url, write_gate, cursor_key: Arc::default() })
     }
 
     /// Connects and applies any pending migrations.

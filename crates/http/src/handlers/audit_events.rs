@@ -1,6 +1,6 @@
 //! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
 
-use super::params::{page_envelope, QueryParams};
+use super::params::{list_scope, page_envelope, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -43,6 +43,7 @@ pub async fn record(
 pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
     let tenant = caller.tenant()?;
     let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };
-    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, render::audit_event)))
+    let scope = list_scope(&state, tenant, &filter).await?;
+    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, render::audit_event)))
 }

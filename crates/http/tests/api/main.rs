@@ -10,6 +10,7 @@ mod accounts;
 mod authz_matrix;
 mod cancellation;
 mod cluster;
+mod cursors;
 mod foundation;
 mod fuzz_findings;
 mod identity;
