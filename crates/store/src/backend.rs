@@ -181,7 +181,11 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations; safe to run from several nodes at once (the migrator locks).
+    /// Applies pending migrations; safe to run from several processes at once. On PostgreSQL the
+    /// migrator holds an advisory lock. On SQLite it takes none, so two processes opening one new
+    /// file would both apply migration 1 and one would fail ("table already exists"): there the
+    /// whole run is one `BEGIN IMMEDIATE` transaction (each migration a savepoint in it), so a
+    /// second process waits for the first (`busy_timeout`), then finds every migration applied.
     pub async fn migrate(&self) -> StoreResult<()> {
         let migrator = Migrator {
             migrations: Cow::Owned(self.backend.migrations()),
@@ -189,7 +193,14 @@ impl Store {
             locking: true,
             no_tx: false,
         };
-        migrator.run(&self.pool).await?;
+        match self.backend {
+            Backend::Postgres => migrator.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                migrator.run(&mut *tx.tx).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 
