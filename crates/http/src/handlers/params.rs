@@ -118,7 +118,8 @@ impl QueryParams {
 }
 
 /// Where the cursors of one list request are valid: its list, its tenant, its filter (only
-/// `limit` may change between pages). The key is the deployment's, shared by every node.
+/// `limit` and rendering switches such as `withBalance` may change between pages). The key is the
+/// deployment's, shared by every node.
 pub async fn list_scope<F: ListFilter>(state: &AppState, tenant: &Tenant, filter: &F) -> ApiResult<CursorScope> {
     let key = state.store.cursor_key().await?;
     Ok(CursorScope::new(&key, tenant.space_id.as_str(), tenant.environment, F::LIST, &filter.fingerprint()))
