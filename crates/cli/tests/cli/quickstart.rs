@@ -57,6 +57,11 @@ fn two_nodes_starting_at_once_on_an_empty_database_create_one_quick_start() {
         let mut b = Server::spawn(&url, &[]);
         a.wait_listening();
         b.wait_listening();
+        // An answered request means serving has begun, SIGTERM handler included: a signal sent
+        // the moment the port opens could otherwise end a process before it installs one.
+        for node in [&a, &b] {
+            assert_eq!(node.get("/", &[]).0, 200);
+        }
         let (a_clean, a_out, a_log) = a.finish();
         let (b_clean, b_out, b_log) = b.finish();
         assert!(a_clean && b_clean, "round {round}: both must serve and stop cleanly:\n{a_log}\n{b_log}");
