@@ -6,8 +6,9 @@
 #   bash conformance/run.sh [--ci] -- --seed 42     # anything after `--` goes to both schemathesis runs
 #
 # It builds `openmonime` (debug), installs schemathesis (pinned below) into conformance/.venv,
-# starts `openmonime serve` on a free loopback port with rate limits off, reads the quick-start test
-# token and Space id it prints, credits the Space's main account, then runs schemathesis twice,
+# starts `openmonime serve` on a free loopback port with rate limits off and JSON logs, reads the
+# quick-start owner and Space from its log and mints their test token with the admin command the
+# log line gives, credits the Space's main account, then runs schemathesis twice,
 # authenticated as that token in that Space:
 #   (a) with our own document, GET /openapi.json: every operation, with status-code conformance,
 #       since our document lists every status each operation can answer;
@@ -117,15 +118,40 @@ for _ in 1 2 3; do  # a port picked free can be taken before the server binds it
 done
 [ "$started" = 1 ] || { cat "$work/server.log" >&2; echo "run.sh: the server did not start" >&2; exit 1; }
 
-# The quick-start block (crates/cli/src/quickstart.rs), read line by line.
-quickstart() { sed -n "s/^ *$1 *\([a-z_]*[-_][A-Za-z0-9]*\).*/\1/p" "$work/server.out" | head -n1; }
-owner=$(quickstart 'Monimeer (owner):')
-space=$(quickstart 'Space:')
-token_id=$(quickstart 'Test token (')
-token=$(sed -n 's/^ *\(mon_test_[A-Za-z0-9]*\) *$/\1/p' "$work/server.out" | head -n1)
-if [ -z "$token" ] || [ -z "$space" ] || [ -z "$token_id" ] || [ -z "$owner" ]; then
-  cat "$work/server.out" >&2
-  echo "run.sh: no quick-start token and Space in the server's output" >&2
+# With JSON logs the quick start creates an owner and a Space but no token (a token must not be a
+# line in a log stream; crates/cli/src/quickstart.rs): its log line names both and carries
+# `create_token`, the admin command that mints one, which is run here as an operator would.
+quickstart_line() {
+  "$py" - "$work/server.log" <<'EOF'
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        fields = json.loads(line)["fields"]
+    except (ValueError, KeyError, TypeError):
+        continue
+    if "create_token" in fields:
+        print(fields["monimeer"], fields["space"], fields["create_token"])
+        break
+EOF
+}
+line=""
+for _ in $(seq 1 50); do  # the log is written by a background thread; give it a moment
+  line=$(quickstart_line)
+  [ -n "$line" ] && break
+  sleep 0.1
+done
+read -r owner space create_token <<<"$line"
+if [ -z "${create_token:-}" ] || [ -z "$space" ] || [ -z "$owner" ]; then
+  cat "$work/server.log" >&2
+  echo "run.sh: no quick-start line (owner, Space, create_token) in the server's log" >&2
+  exit 1
+fi
+read -ra mint <<<"$create_token"
+minted=$("$bin" "${mint[@]:1}" --database "$database" --json)
+token=$(printf '%s' "$minted" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+token_id=$(printf '%s' "$minted" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+if grep -q "$token" "$work/server.out" "$work/server.log"; then
+  echo "run.sh: the quick-start token reached the server's output" >&2
   exit 1
 fi
 auth=(-H "Authorization: Bearer $token" -H "Monime-Space-Id: $space")

@@ -501,7 +501,12 @@ async fn execute(store: &Store, command: AdminCommand) -> Result<(Value, bool), 
             let page = match (space, monimeer) {
                 (_, Some(monimeer)) => {
                     let monimeer = parse("Monimeer id", &monimeer, MonimeerId::parse)?;
-                    store.list_token_audit(&monimeer, env_of(&env)?, None, page_request).await
+                    let filter = openmonime_store::audit::TokenAuditFilter {
+                        monimeer,
+                        environment: env_of(&env)?,
+                        within: None,
+                    };
+                    store.list_token_audit(&filter, page_request).await
                 }
                 (Some(space), None) => {
                     let space = parse("Space id", &space, SpaceId::parse)?;

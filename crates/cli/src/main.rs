@@ -79,7 +79,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = Store::open(&settings.database, StoreOptions::default())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
-    quickstart::ensure(&store, &settings.server.public_url)
+    quickstart::ensure(&store, &settings.server.public_url, &settings.log_format)
         .await
         .map_err(|e| format!("quick-start setup failed: {e}"))?;
     let geoip = match &settings.geoip_db {

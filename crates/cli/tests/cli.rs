@@ -591,11 +591,18 @@ impl Server {
         Self::start_with(db, &[])
     }
 
-    /// `serve` with `extra` arguments after the database and listen address.
+    /// `serve` with `extra` arguments after the database and listen address, once it listens.
     fn start_with(db: &Db, extra: &[&str]) -> Server {
+        let mut server = Server::spawn(&db.url, extra);
+        server.wait_listening();
+        server
+    }
+
+    /// Starts `openmonime serve --database URL EXTRA…` on a free port, without waiting for it.
+    fn spawn(url: &str, extra: &[&str]) -> Server {
         let port = free_port();
         let mut child = openmonime()
-            .args(["serve", "--database", &db.url, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", "--database", url, "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -615,13 +622,29 @@ impl Server {
             let _ = err.read_to_string(&mut all);
             all
         });
-        let server = Server { child, port, stdout, stderr };
+        Server { child, port, stdout, stderr }
+    }
+
+    /// Waits until the server accepts connections; fails with its log if it exits instead.
+    fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
+                panic!("the server exited ({status}) before listening:\n{}", stderr.join().unwrap());
+            }
             assert!(Instant::now() < deadline, "the server did not start listening");
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it was clean, every stdout line,
+    /// and the log.
+    fn finish(mut self) -> (bool, Vec<String>, String) {
+        let stdout = std::mem::replace(&mut self.stdout, mpsc::channel().1);
+        let (clean, log) = self.terminate();
+        // The reader ends when the exited process's stdout closes.
+        (clean, stdout.iter().collect(), log)
     }
 
     /// Every stdout line printed so far.
@@ -851,6 +874,9 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
     db.refused(&["audit", "list", "--env", "test"], "--space");
 }
 
+/// The quick start under several nodes and JSON logs (issue 12, finding 16).
+#[path = "cli/quickstart.rs"]
+mod quickstart;
 /// Soak and crash tests (issue 8); a directory module so they share this one test binary.
 #[path = "cli/resilience.rs"]
 mod resilience;

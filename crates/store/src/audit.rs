@@ -37,8 +37,17 @@ pub struct AuditRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// Whose token changes a Monimeer-level listing shows: a Monimeer's tokens of one environment,
+/// those bound to `within` only when given.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenAuditFilter {
+    pub monimeer: MonimeerId,
+    pub environment: Environment,
+    pub within: Option<SpaceId>,
+}
+
 /// Filters for reading the log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor: Option<String>,
@@ -126,11 +135,10 @@ impl Store {
     /// token, or by the operator) — newest first: the owner's view of their credentials.
     pub async fn list_token_audit(
         &self,
-        monimeer: &MonimeerId,
-        environment: Environment,
-        within: Option<&SpaceId>,
+        filter: &TokenAuditFilter,
         page: PageRequest,
     ) -> StoreResult<Page<AuditRecord>> {
+        let (monimeer, environment, within) = (&filter.monimeer, filter.environment, filter.within.as_ref());
         let rows = sqlx::query(
             "SELECT e.seq, e.id, e.environment, e.actor, e.action, e.subject, e.detail, e.ip, e.created_at \
              FROM audit_events e JOIN access_tokens t ON t.id = e.subject \

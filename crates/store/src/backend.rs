@@ -43,13 +43,15 @@ impl Backend {
                 (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
                 (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/sqlite/0003_entry_owner_index.sql")),
-                (4, "token lineage", include_str!("../migrations/sqlite/0004_token_lineage.sql")),
+                (4, "deployment", include_str!("../migrations/sqlite/0004_deployment.sql")),
+                (5, "token lineage", include_str!("../migrations/sqlite/0005_token_lineage.sql")),
             ],
             Backend::Postgres => &[
                 (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
                 (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
                 (3, "entry owner index", include_str!("../migrations/postgres/0003_entry_owner_index.sql")),
-                (4, "token lineage", include_str!("../migrations/postgres/0004_token_lineage.sql")),
+                (4, "deployment", include_str!("../migrations/postgres/0004_deployment.sql")),
+                (5, "token lineage", include_str!("../migrations/postgres/0005_token_lineage.sql")),
             ],
         };
         files
@@ -84,6 +86,8 @@ pub struct Store {
     listen_url: Option<String>,
     /// SQLite only: one in-process writer at a time.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The list-cursor key, read from the database once (see `deployment`).
+    pub(crate) cursor_key: Arc<tokio::sync::OnceCell<openmonime_domain::cursor::CursorKey>>,
 }
 
 /// A write transaction, holding the SQLite write gate (if any) until it ends.
@@ -169,7 +173,7 @@ impl Store {
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let listen_url = (backend == Backend::Postgres).then(|| url.clone());
-        Ok(Store { pool, backend, listen_url, write_gate })
+        Ok(Store { pool, backend, listen_url, write_gate, cursor_key: Arc::default() })
     }
 
     /// Connects and applies any pending migrations.
@@ -179,7 +183,11 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations; safe to run from several nodes at once (the migrator locks).
+    /// Applies pending migrations; safe to run from several processes at once. On PostgreSQL the
+    /// migrator holds an advisory lock. On SQLite it takes none, so two processes opening one new
+    /// file would both apply migration 1 and one would fail ("table already exists"): there the
+    /// whole run is one `BEGIN IMMEDIATE` transaction (each migration a savepoint in it), so a
+    /// second process waits for the first (`busy_timeout`), then finds every migration applied.
     pub async fn migrate(&self) -> StoreResult<()> {
         let migrator = Migrator {
             migrations: Cow::Owned(self.backend.migrations()),
@@ -187,7 +195,14 @@ impl Store {
             locking: true,
             no_tx: false,
         };
-        migrator.run(&self.pool).await?;
+        match self.backend {
+            Backend::Postgres => migrator.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                migrator.run(&mut *tx.tx).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

@@ -37,20 +37,20 @@ pub struct AccountPatch {
     pub metadata: Option<Option<Map<String, Value>>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AccountFilter {
     pub uvan: Option<String>,
     pub reference: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TransactionFilter {
     pub account_id: Option<String>,
     pub reference: Option<String>,
     pub kind: Option<EntryKind>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TransferFilter {
     pub status: Option<TransferStatus>,
     pub source_id: Option<String>,

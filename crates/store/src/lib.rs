@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod backend;
 mod codec;
+pub mod deployment;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
@@ -24,6 +25,37 @@ pub use idempotency::{IdempotencyClaim, Outcome};
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_after: Option<i64>,
+}
+
+/// A list's filter, as it binds a list cursor: the cursor of one list opens only on that list
+/// with the same filter (see `openmonime_domain::cursor`).
+pub trait ListFilter {
+    /// The list's name, as the API spells its path.
+    const LIST: &'static str;
+
+    /// A stable encoding of the filter: the same filter gives the same bytes on every node.
+    fn fingerprint(&self) -> Vec<u8>;
+}
+
+/// Implements [`ListFilter`] for a `Serialize` filter: its JSON (fields in declaration order).
+macro_rules! list_filter {
+    ($($filter:ty => $list:literal),* $(,)?) => {$(
+        impl ListFilter for $filter {
+            const LIST: &'static str = $list;
+
+            fn fingerprint(&self) -> Vec<u8> {
+                serde_json::to_vec(self).expect("a filter of strings and enums serializes")
+            }
+        }
+    )*};
+}
+
+list_filter! {
+    ledger::AccountFilter => "financial-accounts",
+    ledger::TransactionFilter => "financial-transactions",
+    ledger::TransferFilter => "internal-transfers",
+    audit::AuditFilter => "audit-events",
+    audit::TokenAuditFilter => "me/audit-events",
 }
 
 /// Where a list starts and how much it returns.

@@ -1,15 +1,17 @@
 //! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
 
-use super::params::{page_envelope, QueryParams};
+use super::params::{list_scope, page_envelope, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::ids::SpaceId;
 use openmonime_domain::Environment;
-use openmonime_store::audit::{AuditEvent, AuditFilter};
+use openmonime_store::audit::{AuditEvent, AuditFilter, TokenAuditFilter};
+use openmonime_store::ListFilter;
 use serde_json::{json, Value};
 
 /// Appends a change made by `caller`. A failure to audit is logged, not returned: the change
@@ -48,16 +50,22 @@ pub async fn list_token_changes(
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let token = &caller.token.token;
-    let page = state
-        .store
-        .list_token_audit(&token.monimeer_id, token.environment, token.space_id.as_ref(), query.page()?)
-        .await?;
-    Ok(Json(page_envelope(page, render::audit_event)))
+    let filter = TokenAuditFilter {
+        monimeer: token.monimeer_id.clone(),
+        environment: token.environment,
+        within: token.space_id.clone(),
+    };
+    // Not a Space's list: the cursor is bound to the Monimeer, environment and binding instead.
+    let key = state.store.cursor_key().await?;
+    let scope = CursorScope::new(&key, "", token.environment, TokenAuditFilter::LIST, &filter.fingerprint());
+    let page = state.store.list_token_audit(&filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, render::audit_event)))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
     let tenant = caller.tenant()?;
     let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };
-    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, render::audit_event)))
+    let scope = list_scope(&state, tenant, &filter).await?;
+    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, render::audit_event)))
 }

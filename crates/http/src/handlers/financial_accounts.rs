@@ -1,6 +1,6 @@
 //! `/v1/financial-accounts`: create, get, list, update.
 
-use super::params::{page_envelope, patch_field, ApiPath, QueryParams};
+use super::params::{list_scope, page_envelope, patch_field, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -103,8 +103,10 @@ pub async fn get(
 pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
     let with_balance = query.boolean("withBalance")?;
     let filter = AccountFilter { uvan: query.text("uvan", 16)?, reference: query.text("reference", 64)? };
-    let page = state.store.list_accounts(caller.tenant()?, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, |a| render::account(a, with_balance))))
+    let tenant = caller.tenant()?;
+    let scope = list_scope(&state, tenant, &filter).await?;
+    let page = state.store.list_accounts(tenant, &filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, |a| render::account(a, with_balance))))
 }
 
 pub async fn update(

@@ -1,6 +1,6 @@
 //! `/v1/financial-transactions`: the read-only ledger.
 
-use super::params::{page_envelope, ApiPath, QueryParams};
+use super::params::{list_scope, page_envelope, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -32,6 +32,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         reference: query.text("reference", 64)?,
         kind: query.choice("type", EntryKind::parse, "credit, debit")?,
     };
-    let page = state.store.list_transactions(caller.tenant()?, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, render::transaction)))
+    let tenant = caller.tenant()?;
+    let scope = list_scope(&state, tenant, &filter).await?;
+    let page = state.store.list_transactions(tenant, &filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, render::transaction)))
 }

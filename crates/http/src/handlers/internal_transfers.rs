@@ -5,7 +5,7 @@
 //! or `failed` (`fund_insufficient`; no entries). So every transfer a client sees has settled, and
 //! DELETE — allowed only while `pending` — answers 409 `transfer_not_pending`.
 
-use super::params::{page_envelope, patch_field, ApiPath, QueryParams};
+use super::params::{list_scope, page_envelope, patch_field, ApiPath, QueryParams};
 use super::render;
 use crate::auth::Caller;
 use crate::envelope;
@@ -152,8 +152,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         destination_id: query.text("destinationFinancialAccountId", 64)?,
         transaction_reference: query.text("financialTransactionReference", 64)?,
     };
-    let page = state.store.list_transfers(caller.tenant()?, &filter, query.page()?).await?;
-    Ok(Json(page_envelope(page, render::transfer)))
+    let tenant = caller.tenant()?;
+    let scope = list_scope(&state, tenant, &filter).await?;
+    let page = state.store.list_transfers(tenant, &filter, query.page(&scope)?).await?;
+    Ok(Json(page_envelope(page, &scope, render::transfer)))
 }
 
 pub async fn update(

@@ -1,11 +1,14 @@
 //! Shared request parts: path and query parameters, list paging, text-field checks, patch semantics.
 
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
 use axum::http::request::Parts;
 use axum::http::Method;
-use openmonime_domain::{cursor, FieldError};
-use openmonime_store::{Page, PageRequest};
+use openmonime_domain::cursor::CursorScope;
+use openmonime_domain::entities::Tenant;
+use openmonime_domain::FieldError;
+use openmonime_store::{ListFilter, Page, PageRequest};
 use serde::{Deserialize, Deserializer};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -147,8 +150,10 @@ impl QueryParams {
         }
     }
 
-    /// `limit` (1..=50, default 10) and `after` (an opaque cursor this server issued).
-    pub fn page(&self) -> ApiResult<PageRequest> {
+    /// `limit` (1..=50, default 10) and `after` (an opaque cursor this deployment issued for this
+    /// `scope`: a cursor from another Space, environment, list or filter is refused exactly like a
+    /// garbled one, so it tells the caller nothing).
+    pub fn page(&self, scope: &CursorScope) -> ApiResult<PageRequest> {
         let limit = match self.0.get("limit") {
             None => DEFAULT_LIMIT,
             Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
@@ -157,7 +162,7 @@ impl QueryParams {
         };
         let after = match self.0.get("after").filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(cursor::decode(raw).ok_or_else(|| {
+            Some(raw) => Some(scope.decode(raw).ok_or_else(|| {
                 ApiError::field("after", "invalid_cursor", "`after` is not a cursor this server issued")
             })?),
         };
@@ -165,10 +170,22 @@ impl QueryParams {
     }
 }
 
-/// Renders a store page in the list envelope.
-pub fn page_envelope<T>(page: Page<T>, render: impl Fn(&T) -> serde_json::Value) -> serde_json::Value {
+/// Where the cursors of one list request are valid: its list, its tenant, its filter (only
+/// `limit` and rendering switches such as `withBalance` may change between pages). The key is the
+/// deployment's, shared by every node.
+pub async fn list_scope<F: ListFilter>(state: &AppState, tenant: &Tenant, filter: &F) -> ApiResult<CursorScope> {
+    let key = state.store.cursor_key().await?;
+    Ok(CursorScope::new(&key, tenant.space_id.as_str(), tenant.environment, F::LIST, &filter.fingerprint()))
+}
+
+/// Renders a store page in the list envelope, its next cursor sealed to `scope`.
+pub fn page_envelope<T>(
+    page: Page<T>,
+    scope: &CursorScope,
+    render: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
     let items: Vec<_> = page.items.iter().map(render).collect();
-    crate::envelope::page(items, page.next_after.map(cursor::encode))
+    crate::envelope::page(items, page.next_after.map(|seq| scope.encode(seq)))
 }
 
 /// Deserializes a field that may be absent (`None`), explicitly `null` (`Some(None)`), or a value.

@@ -10,6 +10,7 @@ mod accounts;
 mod authz_matrix;
 mod cancellation;
 mod cluster;
+mod cursors;
 mod duplicates;
 mod forwarding;
 mod foundation;
