@@ -76,6 +76,9 @@ fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = args.resolve()?;
     let _logging = config::init_logging(&settings.log_format);
+    // Installed before the port opens: a SIGTERM that arrives as soon as the server is reachable
+    // must already mean "drain and exit 0", not the default kill.
+    let shutdown = shutdown_signal();
     let store = Store::open(&settings.database, StoreOptions::default())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
@@ -92,31 +95,38 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, backend = ?store.backend(), "openmonime serving");
     let state = openmonime_http::AppState::new(store.clone(), settings.server, geoip);
-    openmonime_http::serve(listener, state, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    openmonime_http::serve(listener, state, shutdown).await.map_err(|e| e.to_string())?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGINT and SIGTERM handlers now; the future completes on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    // Spawned so that the SIGINT handler is installed now too; if it cannot be, only SIGTERM stops us.
+    let interrupt = tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    });
+    async move {
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate => {},
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

@@ -999,3 +999,59 @@ async fn the_owner_sees_every_change_to_their_tokens() {
     let (_, theirs) = act(&app, Method::GET, "/v1/me/audit-events", &live, None, json!({})).await;
     assert!(!theirs.to_string().contains(&child), "{theirs}");
 }
+
+/// Finding 3, under load: 2 000 refused requests from 8 concurrent clients, with the background
+/// flusher running, write at most one `request.denied` row per flush window (plus the final
+/// flush), and the rows' counts add up to every refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refusals_writes_at_most_one_row_per_window() {
+    let window = std::time::Duration::from_millis(250);
+    let mut config = ServerConfig { denial_flush: window, ..ServerConfig::default() };
+    config.rate_limits.enabled = false; // every request reaches the permission check
+    let app = TestApp::spawn_with(config, None).await;
+    let o = app.owner().await;
+    let viewer = app.member(&o.space, "viewer").await;
+    let token = app.token(&viewer).await;
+    let started = std::time::Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, token, space) =
+                (app.client.clone(), app.url("/v1/financial-accounts"), token.clone(), o.space.to_string());
+            tokio::spawn(async move {
+                for _ in 0..250 {
+                    let res = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("Monime-Space-Id", &space)
+                        .header("Idempotency-Key", idem_key())
+                        .json(&json!({"name": "x", "currency": "SLE"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 403);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    app.state.denials.flush(app.store()).await;
+    let filter = openmonime_store::audit::AuditFilter { action: Some("request.denied".into()), actor: None };
+    let rows = app
+        .store()
+        .list_audit(&o.space, Environment::Test, &filter, openmonime_store::PageRequest { after: None, limit: 1000 })
+        .await
+        .unwrap()
+        .items;
+    // A flood of length E meets at most ceil(E / W) + 1 flusher ticks, then the final flush.
+    let windows = (elapsed.as_secs_f64() / window.as_secs_f64()).ceil() as usize + 2;
+    assert!(rows.len() <= windows, "{} rows for {windows} windows in {elapsed:?}", rows.len());
+    let counted: u64 = rows.iter().map(|r| r.detail.as_ref().unwrap()["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 2000, "every refusal is counted once");
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("refusal flood: 2000 refused in {elapsed:?}, {} audit rows (bound {windows})\n", rows.len()),
+    );
+}
