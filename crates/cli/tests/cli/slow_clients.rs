@@ -9,36 +9,14 @@
 
 use super::{free_port, openmonime, Db, Server};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// `openmonime serve` with `extra` flags on a fresh database.
+/// `openmonime serve` with `extra` flags on a fresh database, once it answers.
 fn start(db: &Db, extra: &[&str]) -> Server {
-    let port = free_port();
-    let mut child = openmonime()
-        .args(["serve", "--database", &db.url, "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, stdout) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut err = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = err.read_to_string(&mut all);
-        all
-    });
-    let server = Server { child, port, stdout, stderr };
+    let server = Server::start_with(db, extra);
+    let port = server.port;
     let deadline = Instant::now() + Duration::from_secs(30);
     // `/healthz` rather than a bare connect: the server must be answering, not only listening.
     loop {
