@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod openapi;
+mod protocol_errors;
 pub mod ratelimit;
 pub mod server;
 pub mod state;

@@ -219,7 +219,7 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let moved = Arc::new(AtomicBool::new(true));
-    let io = TokioIo::new(Watched { inner: stream, moved: moved.clone() });
+    let io = TokioIo::new(crate::protocol_errors::EnvelopeIo::new(Watched { inner: stream, moved: moved.clone() }));
     let service = hyper::service::service_fn(move |request| handle(request, peer, router.clone(), limits));
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);

@@ -248,6 +248,37 @@ fn oversized_headers_get_431_in_the_envelope() {
     assert!(clean);
 }
 
+/// What hyper answers by itself — an unparseable head, a target too long, a head past hyper's own
+/// limits — is the envelope too.
+#[test]
+fn hypers_own_protocol_answers_are_the_envelope() {
+    let db = Db::new();
+    let server = start(&db, &[]);
+    let ask = |request: Vec<u8>| {
+        let mut stream = send_partial(&server, &request);
+        let (received, _) = wait_for_close(&mut stream, Duration::from_secs(10));
+        parse(&received)
+    };
+    let huge_head: String = (0..300).map(|i| format!("X-Field-{i}: {}\r\n", "c".repeat(600))).collect();
+    let cases = [
+        (b"GET / HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n".to_vec(), 400, "request_malformed"),
+        (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(), 400, "request_malformed"),
+        (format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)).into_bytes(), 414, "uri_too_long"),
+        (format!("GET / HTTP/1.1\r\nHost: x\r\n{huge_head}\r\n").into_bytes(), 431, "headers_too_large"),
+    ];
+    for (request, want, reason) in cases {
+        let (status, head, json) = ask(request);
+        assert_eq!(status, want, "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert_envelope(&json.unwrap_or_else(|| panic!("no envelope after {head}")), reason);
+    }
+    // The server is unharmed, and its own answers are untouched.
+    let (status, _, json) = ask(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec());
+    assert_eq!((status, json.unwrap()["status"].clone()), (200, Value::from("ok")));
+    let (clean, _) = server.terminate();
+    assert!(clean);
+}
+
 #[test]
 fn bad_timeout_and_cap_settings_are_refused_with_a_clear_message() {
     let db = Db::new();
