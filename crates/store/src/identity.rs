@@ -123,6 +123,18 @@ pub(crate) async fn insert_token(
     hash: &TokenHash,
     hint: &str,
 ) -> StoreResult<AccessToken> {
+    if let Some(creator) = &new.created_by {
+        // The creator as this transaction sees it, not as a node's cache does: a token rotated or
+        // revoked a moment ago (on another node, say) mints nothing.
+        let row = sqlx::query("SELECT revoked_at FROM access_tokens WHERE id = $1")
+            .bind(creator.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if opt_time(&row, "revoked_at")?.is_some() {
+            return Err(StoreError::Refused(openmonime_domain::grant::GrantRefusal::TokenRetiring));
+        }
+    }
     let token = AccessToken {
         id: TokenId::generate(),
         monimeer_id: new.monimeer_id.clone(),

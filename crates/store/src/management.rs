@@ -260,6 +260,9 @@ impl Store {
         stops: OffsetDateTime,
     ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
+        // The successor first: its creator (often `old` itself) must still be active, which the
+        // stop time set just below would otherwise hide.
+        let token = insert_token(&mut tx, new, hash, hint).await?;
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND monimeer_id = $3 AND revoked_at IS NULL",
         )
@@ -271,7 +274,6 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict("token_already_revoked"));
         }
-        let token = insert_token(&mut tx, new, hash, hint).await?;
         sqlx::query("UPDATE access_tokens SET rotated_to = $1 WHERE id = $2")
             .bind(token.id.as_str())
             .bind(old.id.as_str())

@@ -1055,3 +1055,30 @@ async fn a_flood_of_refusals_writes_at_most_one_row_per_window() {
         format_args!("refusal flood: 2000 refused in {elapsed:?}, {} audit rows (bound {windows})\n", rows.len()),
     );
 }
+
+/// A token rotated a moment ago behind this node's back (as another node or the CLI would) mints
+/// nothing, even while this node's cache still holds it as active: the store checks the creator
+/// inside the minting transaction.
+#[tokio::test]
+async fn a_token_rotated_elsewhere_mints_nothing_even_from_a_stale_cache() {
+    let config = ServerConfig { change_poll: std::time::Duration::from_secs(30), ..ServerConfig::default() };
+    let app = TestApp::spawn_with(config, None).await;
+    let o = app.owner().await;
+    let (token, id) = app.token_with(&o.monimeer, TokenSpec::default()).await;
+    assert_eq!(send(app.get("/v1/financial-accounts", &token, &o.space)).await.0, 200, "cached as active");
+    let old = app.store().get_token(&id).await.unwrap();
+    let minted = openmonime_domain::token::generate(Environment::Test);
+    let stops = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    app.store().rotate_token(&old, &old.replacement(), &minted.hash, &minted.hint, stops).await.unwrap();
+    let (status, body) = act(
+        &app,
+        Method::POST,
+        "/v1/access-tokens",
+        &token,
+        None,
+        json!({"name": "late", "permissions": ["catalog:read"]}),
+    )
+    .await;
+    assert_error(status, &body, 403, "token_retiring");
+    assert_eq!(app.store().list_tokens(&o.monimeer).await.unwrap().len(), 2, "the old token and its successor only");
+}
