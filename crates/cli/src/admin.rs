@@ -265,23 +265,9 @@ fn env_of(raw: &str) -> Result<Environment, String> {
 
 /// Parses `60d`, `12h`, `2w`, `1y`.
 pub fn parse_lifetime(raw: &str) -> Result<time::Duration, String> {
-    let bad = || format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y");
-    // The unit is the last byte; a multi-byte last character is no unit (and no split point).
-    let split = raw.len().checked_sub(1).filter(|i| raw.is_char_boundary(*i)).ok_or_else(bad)?;
-    let (digits, unit) = raw.split_at(split);
-    let n: i64 = digits.parse().map_err(|_| bad())?;
-    if n <= 0 {
-        return Err(bad());
-    }
-    let unit_seconds: i64 = match unit {
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        "y" => 365 * 86_400,
-        _ => return Err(bad()),
-    };
-    // Checked: `time::Duration::days` and friends panic on overflow.
-    n.checked_mul(unit_seconds).map(time::Duration::seconds).ok_or_else(bad)
+    use openmonime_domain::duration::{parse_time, Unit};
+    parse_time(raw, &[Unit::Hours, Unit::Days, Unit::Weeks, Unit::Years], None)
+        .ok_or_else(|| format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y"))
 }
 
 fn store_err(e: StoreError) -> String {

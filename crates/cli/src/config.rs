@@ -92,21 +92,9 @@ fn per_environment(flag: &str, raw: &str) -> Result<PerEnvironment, String> {
 
 /// A duration: a number with the unit `ms`, `s` or `m` (seconds when bare).
 fn duration(flag: &str, raw: &str) -> Result<Duration, String> {
-    let bad = || format!("--{flag} must be a positive duration like 10s, 500ms or 2m, not `{raw}`");
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    if d.is_zero() {
-        return Err(bad());
-    }
-    Ok(d)
+    use openmonime_domain::duration::{parse, Unit};
+    parse(raw.trim(), &[Unit::Millis, Unit::Seconds, Unit::Minutes], Some(Unit::Seconds))
+        .ok_or_else(|| format!("--{flag} must be a positive duration like 10s, 500ms or 2m, not `{raw}`"))
 }
 
 /// A duration in the TOML file: a string like `"10s"`, or a bare number of seconds.

@@ -5,6 +5,7 @@
 //! an amount of money or a valid request field is.
 
 pub mod cursor;
+pub mod duration;
 pub mod entities;
 pub mod environment;
 pub mod escalation;

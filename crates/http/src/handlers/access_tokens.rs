@@ -145,22 +145,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     Ok(Json(envelope::page(items, None)))
 }
 
-/// `7d`, `12h`, `2w`, `3600s`; `None` for anything else, including a multi-byte last character
-/// and a figure whose seconds overflow.
+/// `7d`, `12h`, `2w`, `3600s`; `None` for anything else.
 pub fn parse_duration(raw: &str) -> Option<time::Duration> {
-    // The unit is the last character, which need not be one byte: split on its boundary.
-    let (unit_at, _) = raw.char_indices().next_back()?;
-    let (digits, unit) = raw.split_at(unit_at);
-    let n: i64 = digits.parse().ok().filter(|n| *n > 0)?;
-    let unit_seconds: i64 = match unit {
-        "s" => 1,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    // Checked: `time::Duration::weeks` and friends panic on overflow.
-    n.checked_mul(unit_seconds).map(time::Duration::seconds)
+    use openmonime_domain::duration::{parse_time, Unit};
+    parse_time(raw, &[Unit::Seconds, Unit::Hours, Unit::Days, Unit::Weeks], None)
 }
 
 pub async fn get(
