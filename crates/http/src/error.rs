@@ -93,15 +93,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A grant the request's authority does not cover: 403, naming the permissions it lacks.
+impl From<openmonime_domain::grant::GrantRefusal> for ApiError {
+    fn from(refusal: openmonime_domain::grant::GrantRefusal) -> Self {
+        let detail = serde_json::json!({"permissions": refusal.permissions()});
+        ApiError::forbidden(refusal.reason(), refusal.message()).with_detail(detail)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::not_found("object"),
             StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, reason, conflict_message(reason)),
-            StoreError::Refused(refusal) => {
-                let detail = serde_json::json!({"permissions": refusal.permissions()});
-                ApiError::forbidden(refusal.reason(), refusal.message()).with_detail(detail)
-            }
+            StoreError::Refused(refusal) => refusal.into(),
             StoreError::IdempotencyKeyInUse => ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_key_in_use",

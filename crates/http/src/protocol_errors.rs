@@ -35,14 +35,18 @@ impl<T> EnvelopeIo<T> {
 }
 
 /// What an automatic answer means, by status.
-fn meaning(status: &[u8]) -> Option<(StatusCode, &'static str, &'static str)> {
+fn meaning(status: &[u8]) -> Option<ApiError> {
     Some(match status {
-        b"400" => (StatusCode::BAD_REQUEST, "request_malformed", "the request line or a header could not be parsed"),
-        b"414" => (StatusCode::URI_TOO_LONG, "uri_too_long", "the request target is too long"),
-        b"431" => (
+        b"400" => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request_malformed",
+            "the request line or a header could not be parsed",
+        ),
+        b"414" => ApiError::new(StatusCode::URI_TOO_LONG, "uri_too_long", "the request target is too long"),
+        b"431" => ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            "the request's headers are too large or too many",
+            crate::server::headers_over_the_limit(),
         ),
         _ => return None,
     })
@@ -50,8 +54,11 @@ fn meaning(status: &[u8]) -> Option<(StatusCode, &'static str, &'static str)> {
 
 /// The envelope answer replacing `written`, if `written` is one of hyper's automatic answers.
 fn replacement(written: &[u8]) -> Option<Vec<u8>> {
+    // Cheap refusals first: this runs on every write.
     let status = written.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
-    let (code, reason, message) = meaning(status)?;
+    if !matches!(status, b"400" | b"414" | b"431") {
+        return None;
+    }
     // The whole write is one head and nothing else.
     let head_len = written.windows(4).position(|w| w == b"\r\n\r\n")?;
     if head_len + 4 != written.len() {
@@ -75,7 +82,7 @@ fn replacement(written: &[u8]) -> Option<Vec<u8>> {
     if !empty {
         return None;
     }
-    let body = serde_json::to_vec(&ApiError::new(code, reason, message).body()).ok()?;
+    let body = serde_json::to_vec(&meaning(status)?.body()).ok()?;
     let mut out = Vec::with_capacity(160 + body.len());
     out.extend_from_slice(status_line);
     out.extend_from_slice(b"\r\ncontent-type: application/json\r\nconnection: close\r\n");

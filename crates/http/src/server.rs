@@ -51,9 +51,10 @@ pub const MAX_HEADERS: usize = 100;
 /// Most bytes of header names and values a request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// hyper answers 431 itself, with an empty body, for a head over these; they sit well above ours
-/// so that an oversized request normally reaches [`headers_too_large`] and gets the envelope.
-/// (More header slots cost hyper a heap allocation per request, hence only twice ours.)
+/// hyper answers 431 itself for a head over these (its empty answer is rewritten into the envelope
+/// by `protocol_errors`); they sit well above ours so that an oversized request normally reaches
+/// [`headers_too_large`], which can name our limits. (More header slots cost hyper a heap
+/// allocation per request, hence only twice ours.)
 const HYPER_MAX_HEADERS: usize = 2 * MAX_HEADERS;
 const HYPER_MAX_HEAD_BYTES: usize = 4 * MAX_HEADER_BYTES;
 
@@ -281,11 +282,8 @@ async fn handle(
     let http1 = request.version() <= Version::HTTP_11;
     if headers_too_large(&request) {
         tracing::info!(client_ip = %peer.ip(), "request refused: headers over the limit");
-        let refusal = ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            format!("the request headers exceed the limit ({MAX_HEADERS} fields, {MAX_HEADER_BYTES} bytes)"),
-        );
+        let refusal =
+            ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", headers_over_the_limit());
         // The rest of the request is not read, so the connection cannot carry another one.
         return Ok(closing(refusal.into_response(), http1));
     }
@@ -328,6 +326,11 @@ async fn handle(
 
 /// Whether the request carries more header fields or bytes than [`MAX_HEADERS`] and
 /// [`MAX_HEADER_BYTES`] allow.
+/// The message of every 431, ours or hyper's rewritten one.
+pub(crate) fn headers_over_the_limit() -> String {
+    format!("the request headers exceed the limit ({MAX_HEADERS} fields, {MAX_HEADER_BYTES} bytes)")
+}
+
 fn headers_too_large<B>(request: &Request<B>) -> bool {
     let headers = request.headers();
     if headers.len() > MAX_HEADERS {

@@ -50,6 +50,11 @@ pub(crate) fn id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> St
     parse(&text(row, col)?).ok_or_else(|| corrupt(col))
 }
 
+/// An optional id column; a present value that does not parse is corruption.
+pub(crate) fn opt_id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<Option<T>> {
+    opt_text(row, col)?.map(|s| parse(&s).ok_or_else(|| corrupt(col))).transpose()
+}
+
 pub(crate) fn json_map(row: &AnyRow, col: &str) -> StoreResult<Option<Map<String, Value>>> {
     match opt_text(row, col)? {
         None => Ok(None),

@@ -86,15 +86,11 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
         name: text(row, "name")?,
         environment: environment(row, "environment")?,
         permissions: permissions(row, "permissions")?,
-        space_id: opt_text(row, "space_id")?
-            .map(|s| SpaceId::parse(&s).ok_or_else(|| corrupt("space_id")))
-            .transpose()?,
+        space_id: opt_id(row, "space_id", SpaceId::parse)?,
         allowed_ips,
         expires_at: opt_time(row, "expires_at")?,
         api_version: ApiVersion::parse(&text(row, "api_version")?).ok_or_else(|| corrupt("api_version"))?,
-        created_by: opt_text(row, "created_by")?
-            .map(|s| TokenId::parse(&s).ok_or_else(|| corrupt("created_by")))
-            .transpose()?,
+        created_by: opt_id(row, "created_by", TokenId::parse)?,
         hint: text(row, "hint")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
@@ -401,6 +397,11 @@ impl Store {
         row.map(|r| Ok(Grantable::new(permissions(&r, "permissions")?, false))).transpose()
     }
 
+    /// What a member's current role grants; a membership naming a deleted role grants nothing.
+    async fn held(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<Grantable> {
+        Ok(Self::grantable(tx, space, role).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false)))
+    }
+
     /// Owners whose person is not offboarded: the ones who can actually govern the Space.
     async fn active_owner_count(tx: &mut WriteTx, space: &SpaceId) -> StoreResult<i64> {
         let row = sqlx::query(
@@ -505,9 +506,7 @@ impl Store {
         let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
         let granted = Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict("role_unknown"))?;
         if let Some(by) = by {
-            // A membership naming a deleted role grants nothing.
-            let had =
-                Self::grantable(&mut tx, space, &current).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false));
+            let had = Self::held(&mut tx, space, &current).await?;
             by.change_member(Some(had), Some(granted), false).map_err(StoreError::Refused)?;
         }
         Self::keep_an_owner(&mut tx, space, current == "owner" && role != "owner" && active).await?;
@@ -539,8 +538,7 @@ impl Store {
         Self::lock_space(&mut tx, space).await?;
         let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
         if let Some((by, caller)) = by {
-            let had =
-                Self::grantable(&mut tx, space, &current).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false));
+            let had = Self::held(&mut tx, space, &current).await?;
             by.change_member(Some(had), None, caller == monimeer).map_err(StoreError::Refused)?;
         }
         Self::keep_an_owner(&mut tx, space, current == "owner" && active).await?;
@@ -631,7 +629,7 @@ impl Store {
             .fetch_all(&mut *tx.tx)
             .await?;
             for row in &rows {
-                let child = TokenId::parse(&text(row, "id")?).ok_or_else(|| corrupt("id"))?;
+                let child = crate::codec::id(row, "id", TokenId::parse)?;
                 sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(child.as_str())

@@ -69,6 +69,12 @@ impl Caller {
     pub fn tenant(&self) -> ApiResult<&Tenant> {
         self.tenant.as_ref().ok_or_else(ApiError::internal)
     }
+
+    /// What this request may hand out: token ∩ role, its environment, whether it is retiring.
+    pub fn authority(&self) -> openmonime_domain::grant::Authority {
+        let role = self.role.as_ref().map(|r| r.permissions).unwrap_or_default();
+        openmonime_domain::grant::Authority::of(&self.token.token, role)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -176,8 +176,7 @@ fn may_mint(caller: &Caller) -> ApiResult<()> {
     if escalation::may_mint(&caller.token.token) {
         return Ok(());
     }
-    let refusal = openmonime_domain::grant::GrantRefusal::TokenRetiring;
-    Err(ApiError::forbidden(refusal.reason(), refusal.message()))
+    Err(openmonime_domain::grant::GrantRefusal::TokenRetiring.into())
 }
 
 fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {

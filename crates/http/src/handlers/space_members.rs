@@ -15,7 +15,6 @@ use crate::json::ApiJson;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use openmonime_domain::grant::Authority;
 use openmonime_domain::ids::MonimeerId;
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
@@ -47,11 +46,6 @@ fn not_found(err: StoreError) -> ApiError {
     }
 }
 
-/// What this request may hand out: token ∩ role, its environment, whether it is retiring.
-pub(crate) fn authority(caller: &Caller) -> Authority {
-    Authority::of(&caller.token.token, caller.role.as_ref().map(|r| r.permissions).unwrap_or_default())
-}
-
 pub async fn list(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
     let members = state.store.list_members(&caller.tenant()?.space_id).await?;
     let items: Vec<Value> = members.iter().map(|m| json!({"monimeerId": m.monimeer_id, "role": m.role})).collect();
@@ -67,7 +61,7 @@ pub async fn add(
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
     let space = caller.tenant()?.space_id.clone();
     let m =
-        state.store.add_member_by(&space, &who, &body.role, Some(&authority(&caller))).await.map_err(|e| match e {
+        state.store.add_member_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(|e| match e {
             StoreError::NotFound => {
                 ApiError::field("monimeerId", "monimeer_not_found", "`monimeerId` names no Monimeer")
             }
@@ -89,7 +83,7 @@ pub async fn set_role(
     let who = monimeer(&id, "monimeerId")?;
     let space = caller.tenant()?.space_id.clone();
     let (m, current) =
-        state.store.set_member_role_by(&space, &who, &body.role, Some(&authority(&caller))).await.map_err(not_found)?;
+        state.store.set_member_role_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
     audit_events::record(
         &state,
@@ -112,7 +106,7 @@ pub async fn remove(
 ) -> ApiResult<Json<Value>> {
     let who = monimeer(&id, "monimeerId")?;
     let space = caller.tenant()?.space_id.clone();
-    let by = authority(&caller);
+    let by = caller.authority();
     let current = state
         .store
         .remove_member_by(&space, &who, Some((&by, &caller.token.token.monimeer_id)))

@@ -48,7 +48,7 @@ pub async fn update(
     if let Some(allow) = body.allow_unbound_tokens {
         policy.allow_unbound_tokens = allow;
     }
-    let policy = state.store.set_policy_by(&space, policy, Some(&super::space_members::authority(&caller))).await?;
+    let policy = state.store.set_policy_by(&space, policy, Some(&caller.authority())).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), render::policy(&policy))
         .await;

@@ -4,7 +4,6 @@
 
 use super::audit_events;
 use super::params::{ApiPath, QueryParams};
-use super::space_members::authority;
 use crate::auth::Caller;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
@@ -77,7 +76,7 @@ pub async fn create(
     }
     let set = permissions(&body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
-    let role = state.store.create_role_by(&space, &body.name, set, Some(&authority(&caller))).await?;
+    let role = state.store.create_role_by(&space, &body.name, set, Some(&caller.authority())).await?;
     audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set}))
         .await;
     Ok(Json(envelope::one(render(&role))))
@@ -93,7 +92,7 @@ pub async fn update(
     let set = permissions(&body.permissions)?;
     let space = caller.tenant()?.space_id.clone();
     let (role, impact) =
-        state.store.update_role_by(&space, &name, set, Some(&authority(&caller))).await.map_err(not_found)?;
+        state.store.update_role_by(&space, &name, set, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
     Ok(Json(envelope::one(render_updated(&role, &impact))))
@@ -106,7 +105,7 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let space = caller.tenant()?.space_id.clone();
-    state.store.delete_role_by(&space, &name, Some(&authority(&caller))).await.map_err(not_found)?;
+    state.store.delete_role_by(&space, &name, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.delete", &name, json!({})).await;
     Ok(Json(envelope::deleted()))
