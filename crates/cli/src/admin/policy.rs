@@ -1,0 +1,59 @@
+//! `admin policy …`: a Space's token policy.
+
+use super::{audit, parse, parse_lifetime, store_err};
+use clap::Subcommand;
+use openmonime_domain::ids::SpaceId;
+use openmonime_store::Store;
+use serde_json::Value;
+
+#[derive(Subcommand)]
+pub(super) enum PolicyCommand {
+    /// Show the Space's token policy.
+    Show {
+        #[arg(long)]
+        space: String,
+    },
+    /// Change the Space's token policy.
+    Set {
+        #[arg(long)]
+        space: String,
+        /// Longest accepted token lifetime, like `30d`, or `none`.
+        #[arg(long)]
+        max_token_lifetime: Option<String>,
+        /// Whether tokens not bound to this Space may be used against it.
+        #[arg(long)]
+        allow_unbound_tokens: Option<bool>,
+    },
+}
+
+pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, String> {
+    Ok(match cmd {
+        PolicyCommand::Show { space } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            openmonime_http::handlers::render::policy(&store.get_policy(&space).await.map_err(store_err)?)
+        }
+        PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            store.get_space(&space).await.map_err(store_err)?;
+            let mut policy = store.get_policy(&space).await.map_err(store_err)?;
+            match max_token_lifetime.as_deref() {
+                None => {}
+                Some("none") => policy.max_token_lifetime_seconds = None,
+                Some(raw) => policy.max_token_lifetime_seconds = Some(parse_lifetime(raw)?.whole_seconds()),
+            }
+            if let Some(allow) = allow_unbound_tokens {
+                policy.allow_unbound_tokens = allow;
+            }
+            let policy = store.set_policy(&space, policy).await.map_err(store_err)?;
+            audit(
+                store,
+                Some(&space),
+                "policy.update",
+                space.as_str(),
+                openmonime_http::handlers::render::policy(&policy),
+            )
+            .await?;
+            openmonime_http::handlers::render::policy(&policy)
+        }
+    })
+}
