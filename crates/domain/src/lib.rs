@@ -11,6 +11,7 @@ pub mod environment;
 pub mod escalation;
 pub mod grant;
 pub mod ids;
+pub mod issuance;
 pub mod metadata;
 pub mod money;
 pub mod permission;

@@ -16,6 +16,7 @@
 
 use crate::Environment;
 use rand::distributions::{Alphanumeric, DistString};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 /// Lifetime of a token created without an expiry (through the API or the admin CLI): Monime's
@@ -40,15 +41,15 @@ pub enum TokenFormatError {
     BadChecksum,
 }
 
-/// A token in plaintext. It exists only between generation and the one response that shows it,
-/// and while a request is authenticated. `Debug` never prints it and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenPlaintext(String);
+/// A token in plaintext. It exists only between generation and the one response that shows it;
+/// its memory is zeroed when it is dropped (`secrecy`). `Debug` never prints it and there is no
+/// `Display`.
+pub struct TokenPlaintext(SecretString);
 
 impl TokenPlaintext {
     /// The secret itself, for the single response that hands it over.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -122,7 +123,7 @@ pub fn generate(env: Environment) -> NewToken {
     s.push_str(std::str::from_utf8(&sum).expect("base62 is ASCII"));
     let hash = TokenHash::of(&s);
     let hint = hint_of(prefix, &s);
-    NewToken { plaintext: TokenPlaintext(s), hash, hint }
+    NewToken { plaintext: TokenPlaintext(SecretString::from(s)), hash, hint }
 }
 
 fn hint_of(prefix: &str, token: &str) -> String {

@@ -1,12 +1,10 @@
 //! `admin token …`: create, list, revoke and rotate any Monimeer's tokens as the operator.
 
-use super::{audit, env_of, parse, store_err};
+use super::{audit, parse, store_err};
 use clap::{Args, Subcommand};
-use ipnet::IpNet;
-use openmonime_domain::entities::{AccessToken, NewAccessToken, TokenStatus};
-use openmonime_domain::ids::{MonimeerId, SpaceId, TokenId};
-use openmonime_domain::permission::PermissionSet;
-use openmonime_domain::version::ApiVersion;
+use openmonime_domain::entities::AccessToken;
+use openmonime_domain::ids::{MonimeerId, TokenId};
+use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
 use openmonime_domain::{time_fmt, token};
 use openmonime_store::Store;
 use serde_json::{json, Value};
@@ -57,7 +55,7 @@ pub(super) struct TokenCreate {
     space: Option<String>,
     /// Allow calls only from this CIDR (repeatable).
     #[arg(long = "allow-ip")]
-    allow_ip: Vec<IpNet>,
+    allow_ip: Vec<String>,
     /// Lifetime such as `60d`, `12h`, `2w`, `1y` (default 60d).
     #[arg(long, conflicts_with_all = ["expires_at", "no_expiry"])]
     expires_in: Option<String>,
@@ -94,14 +92,12 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
         TokenCommand::Rotate { id, grace } => {
             let id = parse("token id", &id, TokenId::parse)?;
             let old = store.get_token(&id).await.map_err(store_err)?;
-            let now = time_fmt::now();
-            if old.status(now) != TokenStatus::Active {
-                return Err("only an active token can be rotated".into());
-            }
             let grace = grace.as_deref().map(parse_lifetime).transpose()?.unwrap_or(time::Duration::ZERO);
-            let new = old.replacement();
+            let grace = issuance::grace(grace).map_err(issue_error)?;
+            let Rotation { successor: new, old_stops_at: stops } =
+                issuance::rotation(&old, grace, None, time_fmt::now())
+                    .map_err(|NotActive| "only an active token can be rotated".to_owned())?;
             let minted = token::generate(new.environment);
-            let stops = old.rotation_stop(now.checked_add(grace).ok_or("--grace is too long")?);
             let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;
             audit(store, old.space_id.as_ref(), "token.rotate", old.id.as_str(), json!({"replacement": stored.id}))
                 .await?;
@@ -113,11 +109,9 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
     })
 }
 
-/// Parses `60d`, `12h`, `2w`, `1y`.
+/// A lifetime or grace period, in the syntax the API takes too (`60d`, `12h`, `2w`, `1y`, `3600s`).
 pub fn parse_lifetime(raw: &str) -> Result<time::Duration, String> {
-    use openmonime_domain::duration::{parse_time, Unit};
-    parse_time(raw, &[Unit::Hours, Unit::Days, Unit::Weeks, Unit::Years], None)
-        .ok_or_else(|| format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y"))
+    issuance::parse_span(raw).ok_or_else(|| format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y"))
 }
 
 pub fn token_json(t: &AccessToken) -> Value {
@@ -138,60 +132,42 @@ pub fn token_json(t: &AccessToken) -> Value {
     })
 }
 
+/// A refusal of the one token-issuing rule, in the CLI's spelling of its fields.
+fn issue_error(e: IssueError) -> String {
+    e.message(|f| f.flag().to_owned())
+}
+
 async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
-    let monimeer_id = parse("Monimeer id", &c.monimeer, MonimeerId::parse)?;
-    if c.name.trim().is_empty() || c.name.chars().count() > 100 {
-        return Err("--name must be 1 to 100 characters".into());
-    }
-    let environment = env_of(&c.env)?;
-    let permissions = if c.all_permissions {
-        PermissionSet::all()
-    } else if c.permissions.is_empty() {
+    let monimeer = parse("Monimeer id", &c.monimeer, MonimeerId::parse)?;
+    if !c.all_permissions && c.permissions.is_empty() {
         return Err("choose the token's permissions: --permissions p1,p2 or --all-permissions".into());
-    } else {
-        PermissionSet::expand(&c.permissions).map_err(|w| format!("unknown permission `{w}`"))?
+    }
+    let every = ["*".to_owned()];
+    let expiry = match (c.no_expiry, &c.expires_at, &c.expires_in) {
+        (true, ..) => Expiry::Never,
+        (false, Some(at), _) => Expiry::At(at),
+        (false, None, Some(span)) => Expiry::In(span),
+        (false, None, None) => Expiry::Default,
     };
-    let space_id = c.space.as_deref().map(|s| parse("Space id", s, SpaceId::parse)).transpose()?;
-    let now = time_fmt::now();
-    let expires_at = if c.no_expiry {
-        None
-    } else if let Some(at) = &c.expires_at {
-        let at = time_fmt::parse_rfc3339(at).ok_or_else(|| format!("--expires-at `{at}` is not an RFC 3339 time"))?;
-        if at <= now {
-            return Err("--expires-at must be in the future".into());
-        }
-        Some(at)
-    } else {
-        let lifetime = match &c.expires_in {
-            Some(raw) => parse_lifetime(raw)?,
-            None => time::Duration::days(openmonime_domain::token::DEFAULT_LIFETIME_DAYS), // `--no-expiry` opts out,
-        };
-        Some(now.checked_add(lifetime).ok_or("--expires-in is too far in the future")?)
+    let request = TokenRequest {
+        name: &c.name,
+        permissions: if c.all_permissions { &every } else { &c.permissions },
+        environment: Some(&c.env),
+        space_id: c.space.as_deref(),
+        allowed_ips: &c.allow_ip,
+        expiry,
+        api_version: c.api_version.as_deref(),
     };
-    let api_version = match &c.api_version {
-        Some(v) => ApiVersion::parse(v)
-            .ok_or_else(|| format!("--api-version must be one of {}", ApiVersion::supported_ids().join(", ")))?,
-        None => ApiVersion::LATEST,
-    };
-    let minted = token::generate(environment);
-    let new = NewAccessToken {
-        monimeer_id,
-        name: c.name,
-        environment,
-        permissions,
-        space_id,
-        allowed_ips: c.allow_ip,
-        expires_at,
-        api_version,
-        created_by: None, // the operator
-    };
+    let new =
+        issuance::validate(&request, Issuer::Operator { monimeer: &monimeer }, time_fmt::now()).map_err(issue_error)?;
+    let minted = token::generate(new.environment);
     let stored = store.create_token(&new, &minted.hash, &minted.hint).await.map_err(store_err)?;
     audit(
         store,
         stored.space_id.as_ref(),
         "token.create",
         stored.id.as_str(),
-        json!({"monimeer": stored.monimeer_id, "environment": environment.as_str()}),
+        json!({"monimeer": stored.monimeer_id, "environment": new.environment.as_str()}),
     )
     .await?;
     let mut value = token_json(&stored);

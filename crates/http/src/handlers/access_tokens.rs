@@ -15,21 +15,15 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use ipnet::IpNet;
 use openmonime_domain::entities::{AccessToken, NewAccessToken, TokenStatus};
 use openmonime_domain::escalation::{self, Escalation};
-use openmonime_domain::ids::SpaceId;
-use openmonime_domain::permission::PermissionSet;
-use openmonime_domain::version::ApiVersion;
+use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
 use openmonime_domain::{time_fmt, token, Environment};
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-
-/// Longest rotation grace window.
-pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -122,7 +116,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
     let environment = query.choice("environment", Environment::parse, "test, live")?;
     let expiring_within = match query.text("expiringWithin", 16)? {
         None => None,
-        Some(raw) => Some(parse_duration(&raw).ok_or_else(|| {
+        Some(raw) => Some(issuance::parse_span(&raw).ok_or_else(|| {
             ApiError::field("expiringWithin", "invalid_value", "`expiringWithin` must be a duration like 7d, 12h or 2w")
         })?),
     };
@@ -143,12 +137,6 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
         .map(render::access_token)
         .collect();
     Ok(Json(envelope::page(items, None)))
-}
-
-/// `7d`, `12h`, `2w`, `3600s`; `None` for anything else.
-pub fn parse_duration(raw: &str) -> Option<time::Duration> {
-    use openmonime_domain::duration::{parse_time, Unit};
-    parse_time(raw, &[Unit::Seconds, Unit::Hours, Unit::Days, Unit::Weeks], None)
 }
 
 pub async fn get(
@@ -179,82 +167,23 @@ fn may_mint(caller: &Caller) -> ApiResult<()> {
     Err(openmonime_domain::grant::GrantRefusal::TokenRetiring.into())
 }
 
-fn validate_create(body: CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
-    let parent = &caller.token.token;
-    if body.name.trim().is_empty() || body.name.chars().count() > 100 {
-        return Err(ApiError::field("name", "invalid_value", "`name` must be 1 to 100 characters"));
-    }
-    if body.permissions.is_empty() {
-        return Err(ApiError::field("permissions", "empty", "`permissions` must name at least one permission"));
-    }
-    let permissions = PermissionSet::expand(&body.permissions)
-        .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))?;
-    let environment = match body.environment.as_deref() {
-        None => parent.environment,
-        Some(e) => Environment::parse(e)
-            .ok_or_else(|| ApiError::field("environment", "invalid_value", "`environment` must be `test` or `live`"))?,
+/// A refusal of the one token-issuing rule, in the API's spelling of its fields.
+pub fn issue_error(e: IssueError) -> ApiError {
+    let message = e.message(|f| format!("`{}`", f.api_name()));
+    ApiError::field(e.field.api_name(), e.reason, message)
+}
+
+fn validate_create(body: &CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
+    let request = TokenRequest {
+        name: &body.name,
+        permissions: &body.permissions,
+        environment: body.environment.as_deref(),
+        space_id: body.space_id.as_deref(),
+        allowed_ips: &body.allowed_ips,
+        expiry: Expiry::from_fields(body.never_expires, body.expire_time.as_deref()).map_err(issue_error)?,
+        api_version: body.api_version.as_deref(),
     };
-    let space_id = match body.space_id.as_deref() {
-        None => parent.space_id.clone(),
-        Some(s) => Some(
-            SpaceId::parse(s)
-                .ok_or_else(|| ApiError::field("spaceId", "invalid_id", "`spaceId` must be a Space id (`spc-…`)"))?,
-        ),
-    };
-    let allowed_ips = if body.allowed_ips.is_empty() {
-        parent.allowed_ips.clone()
-    } else {
-        body.allowed_ips
-            .iter()
-            .map(|raw| raw.parse::<IpNet>().or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| {
-                ApiError::field("allowedIps", "invalid_cidr", "every `allowedIps` entry must be an IP address or CIDR")
-            })?
-    };
-    if allowed_ips.len() > 50 {
-        return Err(ApiError::field("allowedIps", "too_many_entries", "`allowedIps` may hold at most 50 entries"));
-    }
-    let expires_at = match (body.never_expires, body.expire_time.as_deref()) {
-        (true, Some(_)) => {
-            return Err(ApiError::field("neverExpires", "conflict", "give `expireTime` or `neverExpires`, not both"))
-        }
-        (true, None) => None,
-        (false, Some(raw)) => {
-            let at = time_fmt::parse_rfc3339(raw).ok_or_else(|| {
-                ApiError::field("expireTime", "invalid_value", "`expireTime` must be an RFC 3339 time")
-            })?;
-            if at <= now {
-                return Err(ApiError::field("expireTime", "in_the_past", "`expireTime` must be in the future"));
-            }
-            Some(at)
-        }
-        (false, None) => {
-            let default = now + time::Duration::days(openmonime_domain::token::DEFAULT_LIFETIME_DAYS);
-            Some(parent.expires_at.map_or(default, |p| p.min(default)))
-        }
-    };
-    let api_version = match body.api_version.as_deref() {
-        None => parent.api_version,
-        Some(v) => ApiVersion::parse(v).ok_or_else(|| {
-            ApiError::field(
-                "apiVersion",
-                "invalid_value",
-                format!("`apiVersion` must be one of {}", ApiVersion::supported_ids().join(", ")),
-            )
-        })?,
-    };
-    Ok(NewAccessToken {
-        monimeer_id: parent.monimeer_id.clone(),
-        name: body.name,
-        environment,
-        permissions,
-        space_id,
-        allowed_ips,
-        expires_at,
-        api_version,
-        created_by: Some(parent.id.clone()),
-    })
+    issuance::validate(&request, Issuer::Token(&caller.token.token), now).map_err(issue_error)
 }
 
 pub async fn create(
@@ -264,7 +193,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     may_mint(&caller)?;
-    let new = validate_create(body, &caller, time_fmt::now())?;
+    let new = validate_create(&body, &caller, time_fmt::now())?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
     let stored = state.store.create_token(&new, &minted.hash, &minted.hint).await.map_err(|e| match e {
@@ -312,27 +241,17 @@ pub async fn rotate(
     OptionalApiJson(body): OptionalApiJson<RotateBody>,
 ) -> ApiResult<Json<Value>> {
     let body = body.unwrap_or_default();
-    let grace = body.grace_period_seconds.unwrap_or(0);
-    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-        return Err(ApiError::field(
-            "gracePeriodSeconds",
-            "out_of_range",
-            format!("`gracePeriodSeconds` must be from 0 to {MAX_GRACE_SECONDS}"),
-        ));
-    }
+    let grace =
+        issuance::grace(time::Duration::seconds(body.grace_period_seconds.unwrap_or(0))).map_err(issue_error)?;
     may_mint(&caller)?;
     let old = managed_token(&state, &caller, &id).await?;
-    let now = time_fmt::now();
-    // A token already rotated (in its grace) is not active: rotating it again would leave two
-    // live successors.
-    if old.status(now) != TokenStatus::Active || old.revoked_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated"));
-    }
     // The successor is created by this request's token (the old token itself, or a wider one).
-    let new = NewAccessToken { created_by: Some(caller.token.token.id.clone()), ..old.replacement() };
+    let Rotation { successor: new, old_stops_at: stops } =
+        issuance::rotation(&old, grace, Some(&caller.token.token), time_fmt::now()).map_err(|NotActive| {
+            ApiError::new(StatusCode::CONFLICT, "token_not_active", "only an active token can be rotated")
+        })?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
-    let stops = old.rotation_stop(now + time::Duration::seconds(grace));
     let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await?;
     state.auth.invalidate(&AuthChange::Token(old.id.clone()));
     audit(&state, &caller, "token.rotate", &old).await;

@@ -246,6 +246,13 @@ async fn authenticated_responses_carry_the_token_expiration_and_usage_is_counted
     assert_eq!(listed["result"].as_array().unwrap().len(), 0);
     let (status, body) = get(&app, "/v1/access-tokens?expiringWithin=soon", &token, None).await;
     assert_error(status, &body, 400, "validation_failed");
+    // The one span syntax of `admin token create --expires-in` (domain::issuance::parse_span):
+    // years and seconds alike.
+    for window in ["1y", "172800s"] {
+        let (status, listed) = get(&app, &format!("/v1/access-tokens?expiringWithin={window}"), &token, None).await;
+        assert_eq!(status, 200, "{window}: {listed}");
+        assert_eq!(listed["result"].as_array().unwrap().len(), 1, "{window}: {listed}");
+    }
 }
 
 #[tokio::test]
