@@ -111,13 +111,3 @@ impl DenialLog {
         }
     }
 }
-
-/// Flushes every `every` until the server stops (the last window is flushed by `serve`).
-pub async fn flush_periodically(log: std::sync::Arc<DenialLog>, store: Store, every: std::time::Duration) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        log.flush(&store).await;
-    }
-}

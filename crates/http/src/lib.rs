@@ -5,6 +5,7 @@
 //! serves; [`serve`] runs it on a listener until a shutdown signal.
 
 pub mod auth;
+pub mod background;
 pub mod client_ip;
 pub mod denials;
 pub mod envelope;
@@ -72,48 +73,47 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower = tokio::spawn(auth::cache::follow_changes(
+    use background::{Background, First};
+    let background = Background::default();
+    background.until_stopped(auth::cache::follow_changes(
         state.auth.clone(),
         state.store.clone(),
         state.config.change_poll,
         state.config.cache_ttl,
     ));
-    let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
-    let usage = tokio::spawn(usage::flush_periodically(state.usage.clone(), state.store.clone()));
-    let denials = tokio::spawn(denials::flush_periodically(
-        state.denials.clone(),
-        state.store.clone(),
-        state.config.denial_flush,
-    ));
     let limiter = state.limiter.clone();
-    let limits = tokio::spawn(async move {
-        limiter.connect_cluster().await;
-        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            ticker.tick().await;
-            limiter.prune();
-        }
+    background.until_stopped(async move { limiter.connect_cluster().await });
+    let limiter = state.limiter.clone();
+    background.every(std::time::Duration::from_secs(60), First::AtStart, move || {
+        limiter.prune();
+        std::future::ready(())
+    });
+    let store = state.store.clone();
+    background
+        .every(std::time::Duration::from_secs(3600), First::AtStart, move || purge_idempotency_records(store.clone()));
+    let (usage, store) = (state.usage.clone(), state.store.clone());
+    background.every(state.config.usage_flush, First::AfterOnePeriod, move || {
+        let (usage, store) = (usage.clone(), store.clone());
+        async move { usage.flush(&store).await }
+    });
+    let (denials, store) = (state.denials.clone(), state.store.clone());
+    background.every(state.config.denial_flush, First::AfterOnePeriod, move || {
+        let (denials, store) = (denials.clone(), store.clone());
+        async move { denials.flush(&store).await }
     });
     let result = server::run(listener, app(state.clone()), &state.config, shutdown).await;
-    follower.abort();
-    purger.abort();
-    usage.abort();
-    limits.abort();
-    denials.abort();
+    // Stopped, not aborted: a batch being written now is finished, then what remains is written.
+    background.stop().await;
     state.usage.flush(&state.store).await;
     state.denials.flush(&state.store).await;
     result
 }
 
-/// Deletes idempotency records past their retention, hourly.
+/// Deletes idempotency records past their retention.
 async fn purge_idempotency_records(store: openmonime_store::Store) {
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        ticker.tick().await;
-        match store.purge_idempotency().await {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records deleted"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-        }
+    match store.purge_idempotency().await {
+        Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records deleted"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
     }
 }

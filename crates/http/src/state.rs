@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub rate_limits: crate::ratelimit::RateLimits,
     /// How often coalesced denials are written to the audit log (see `denials`).
     pub denial_flush: Duration,
+    /// How often gathered token usage is written (see `usage`).
+    pub usage_flush: Duration,
     /// Longest a cached authorization is trusted without a change-feed confirmation.
     pub cache_ttl: Duration,
     /// Longest an HTTP/1 request head may take to arrive (also the longest quiet wait for the
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             cache_capacity: 100_000,
             rate_limits: crate::ratelimit::RateLimits::default(),
             denial_flush: Duration::from_secs(2),
+            usage_flush: crate::usage::FLUSH_EVERY,
             cache_ttl: Duration::from_secs(60),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),

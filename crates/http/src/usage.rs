@@ -67,13 +67,3 @@ impl UsageRecorder {
         }
     }
 }
-
-/// Flushes every [`FLUSH_EVERY`] until the task is stopped.
-pub async fn flush_periodically(recorder: std::sync::Arc<UsageRecorder>, store: Store) {
-    let mut ticker = tokio::time::interval(FLUSH_EVERY);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        recorder.flush(&store).await;
-    }
-}

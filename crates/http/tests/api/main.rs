@@ -21,4 +21,5 @@ mod management;
 mod openapi_doc;
 mod path_ids;
 mod ratelimits;
+mod shutdown;
 mod transfers;

@@ -45,6 +45,7 @@ pub struct TestApp {
     /// The database this node uses; [`TestApp::another_node`] starts a second node on it.
     pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -118,14 +119,32 @@ impl TestApp {
         let state = AppState::new(store, config, geoip);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             openmonime_http::serve(listener, served, async {
                 let _ = rx.await;
             })
             .await
             .expect("server");
         });
-        TestApp { addr, state, client: reqwest::Client::new(), database_url: url, shutdown: Some(tx), _dir: dir }
+        TestApp {
+            addr,
+            state,
+            client: reqwest::Client::new(),
+            database_url: url,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Shuts the server down as a signal would, and waits until `serve` has returned.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task");
+        }
     }
 
     pub fn store(&self) -> &Store {
