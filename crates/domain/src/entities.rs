@@ -119,6 +119,19 @@ pub enum TokenStatus {
     Revoked,
 }
 
+impl TokenStatus {
+    pub const ALL: [TokenStatus; 3] = [TokenStatus::Active, TokenStatus::Expired, TokenStatus::Revoked];
+
+    /// As responses spell it (`ACTIVE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "ACTIVE",
+            TokenStatus::Expired => "EXPIRED",
+            TokenStatus::Revoked => "REVOKED",
+        }
+    }
+}
+
 impl AccessToken {
     /// What a rotation issues: a new token carrying every setting of this one.
     pub fn replacement(&self) -> NewAccessToken {
@@ -177,6 +190,8 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    pub const ALL: [EntryKind; 2] = [EntryKind::Credit, EntryKind::Debit];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Credit => "credit",
@@ -226,6 +241,9 @@ pub enum TransferStatus {
 }
 
 impl TransferStatus {
+    pub const ALL: [TransferStatus; 4] =
+        [TransferStatus::Pending, TransferStatus::Processing, TransferStatus::Failed, TransferStatus::Completed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TransferStatus::Pending => "pending",
@@ -236,7 +254,7 @@ impl TransferStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Processing, Self::Failed, Self::Completed].into_iter().find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -249,6 +267,9 @@ pub enum TransferFailure {
 }
 
 impl TransferFailure {
+    /// In the official document's order.
+    pub const ALL: [TransferFailure; 2] = [TransferFailure::Unknown, TransferFailure::FundInsufficient];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TransferFailure::FundInsufficient => "fund_insufficient",

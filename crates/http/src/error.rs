@@ -1,6 +1,7 @@
 //! The one error type at the HTTP boundary: every refusal becomes Monime's error envelope with a
 //! stable `reason`; internal causes are logged, never sent.
 
+use crate::views::{ErrorDetail, ErrorEnvelope, Messages};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openmonime_domain::FieldError;
@@ -73,20 +74,27 @@ impl ApiError {
         )
     }
 
-    /// The envelope body, as bytes, for places that build responses by hand.
-    pub fn body(&self) -> Value {
-        json!({
-            "success": false,
-            "messages": [],
-            "error": {"code": self.status.as_u16(), "reason": self.reason, "message": self.message, "details": self.details},
-        })
+    /// The envelope, typed.
+    pub fn envelope(self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            success: false,
+            messages: Messages,
+            error: ErrorDetail {
+                code: self.status.as_u16(),
+                reason: self.reason,
+                message: self.message,
+                details: self.details,
+            },
+        }
     }
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        for (name, value) in self.headers {
+    fn into_response(mut self) -> Response {
+        let status = self.status;
+        let headers = std::mem::take(&mut self.headers);
+        let mut response = (status, axum::Json(self.envelope())).into_response();
+        for (name, value) in headers {
             response.headers_mut().insert(name, value);
         }
         response

@@ -4,9 +4,11 @@
 //! `Content-Type`) reads as `{}`.
 
 use crate::error::ApiError;
+use crate::openapi::{inline_schema_for, Describe, Operation};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde::de::value::{MapDeserializer, SeqDeserializer};
 use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, Unexpected, Visitor};
 
@@ -338,6 +340,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The body's type describes the request body (inline, as the official document writes bodies).
+impl<T: JsonSchema> Describe for ApiJson<T> {
+    fn describe(operation: &mut Operation, generator: &mut SchemaGenerator) {
+        operation.body = Some(inline_schema_for::<T>(generator));
+    }
+}
+
+impl<T: JsonSchema> Describe for OptionalApiJson<T> {
+    fn describe(operation: &mut Operation, generator: &mut SchemaGenerator) {
+        operation.body = Some(inline_schema_for::<T>(generator));
+    }
+}
+
 /// An optional JSON body: `None` when the request has no body at all; otherwise exactly like
 /// [`ApiJson`] (415 unless it is declared JSON, then decoded).
 pub struct OptionalApiJson<T>(pub Option<T>);
@@ -363,7 +378,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalApiJson<T> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::{access_tokens, financial_accounts, internal_transfers};
     use proptest::prelude::*;
 
     fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
@@ -393,11 +407,11 @@ mod tests {
 
     fn each_body(bytes: &[u8]) -> Vec<Result<(), ApiError>> {
         vec![
-            decode::<financial_accounts::CreateBody>(bytes).map(|_| ()),
-            decode::<financial_accounts::UpdateBody>(bytes).map(|_| ()),
-            decode::<internal_transfers::CreateBody>(bytes).map(|_| ()),
-            decode::<internal_transfers::PatchBody>(bytes).map(|_| ()),
-            decode::<access_tokens::CreateBody>(bytes).map(|_| ()),
+            decode::<crate::views::ledger::CreateFinancialAccount>(bytes).map(|_| ()),
+            decode::<crate::views::ledger::UpdateFinancialAccount>(bytes).map(|_| ()),
+            decode::<crate::views::ledger::CreateInternalTransfer>(bytes).map(|_| ()),
+            decode::<crate::views::ledger::PatchInternalTransfer>(bytes).map(|_| ()),
+            decode::<crate::views::access::CreateAccessToken>(bytes).map(|_| ()),
         ]
     }
 

@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod server;
 pub mod state;
 pub mod usage;
+pub mod views;
 pub mod wire;
 
 pub use state::{AppState, ServerConfig};

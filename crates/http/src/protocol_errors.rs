@@ -82,7 +82,7 @@ fn replacement(written: &[u8]) -> Option<Vec<u8>> {
     if !empty {
         return None;
     }
-    let body = serde_json::to_vec(&meaning(status)?.body()).ok()?;
+    let body = serde_json::to_vec(&meaning(status)?.envelope()).ok()?;
     let mut out = Vec::with_capacity(160 + body.len());
     out.extend_from_slice(status_line);
     out.extend_from_slice(b"\r\ncontent-type: application/json\r\nconnection: close\r\n");

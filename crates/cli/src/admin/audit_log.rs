@@ -1,8 +1,9 @@
 //! `admin audit list`: a Space's audit log, or every change to a Monimeer's tokens.
 
-use super::{env_of, parse, store_err};
+use super::{env_of, parse, store_err, view};
 use clap::Subcommand;
 use openmonime_domain::ids::{MonimeerId, SpaceId};
+use openmonime_http::views::space::AuditEvent as AuditView;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -45,6 +46,6 @@ pub(super) async fn run(store: &Store, cmd: AuditCommand) -> Result<Value, Strin
         (None, None) => return Err("give --space or --monimeer".into()),
     }
     .map_err(store_err)?;
-    let events: Vec<Value> = page.items.iter().map(openmonime_http::handlers::render::audit_event).collect();
+    let events: Vec<Value> = page.items.into_iter().map(|e| view(AuditView::new(e))).collect();
     Ok(json!({"events": events}))
 }

@@ -108,6 +108,11 @@ fn env_of(raw: &str) -> Result<Environment, String> {
     Environment::parse(raw).ok_or_else(|| format!("--env must be `test` or `live`, not `{raw}`"))
 }
 
+/// A wire view (the API's own, from `openmonime_http::views`) as the value the CLI prints.
+fn view(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("a view serializes")
+}
+
 fn store_err(e: StoreError) -> String {
     match e {
         StoreError::NotFound => "not found".into(),

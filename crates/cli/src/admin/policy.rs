@@ -1,8 +1,9 @@
 //! `admin policy …`: a Space's token policy.
 
-use super::{audit, parse, parse_lifetime, store_err};
+use super::{audit, parse, parse_lifetime, store_err, view};
 use clap::Subcommand;
 use openmonime_domain::ids::SpaceId;
+use openmonime_http::views::space::SpacePolicy;
 use openmonime_store::Store;
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
     Ok(match cmd {
         PolicyCommand::Show { space } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            openmonime_http::handlers::render::policy(&store.get_policy(&space).await.map_err(store_err)?)
+            view(SpacePolicy::from(&store.get_policy(&space).await.map_err(store_err)?))
         }
         PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
@@ -45,15 +46,8 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
                 policy.allow_unbound_tokens = allow;
             }
             let policy = store.set_policy(&space, policy).await.map_err(store_err)?;
-            audit(
-                store,
-                Some(&space),
-                "policy.update",
-                space.as_str(),
-                openmonime_http::handlers::render::policy(&policy),
-            )
-            .await?;
-            openmonime_http::handlers::render::policy(&policy)
+            audit(store, Some(&space), "policy.update", space.as_str(), view(SpacePolicy::from(&policy))).await?;
+            view(SpacePolicy::from(&policy))
         }
     })
 }

@@ -1,9 +1,10 @@
 //! `admin role …`: a Space's custom roles.
 
-use super::{audit, parse, store_err};
+use super::{audit, parse, store_err, view};
 use clap::{Args, Subcommand};
 use openmonime_domain::ids::SpaceId;
 use openmonime_domain::permission::PermissionSet;
+use openmonime_http::views::space::SpaceRole;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -44,7 +45,7 @@ pub(super) async fn run(store: &Store, cmd: RoleCommand) -> Result<Value, String
         RoleCommand::List { space } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             let roles = store.list_roles(&space).await.map_err(store_err)?;
-            json!({"roles": roles.iter().map(openmonime_http::handlers::space_roles::render).collect::<Vec<_>>()})
+            json!({"roles": roles.into_iter().map(|r| view(SpaceRole::new(r))).collect::<Vec<_>>()})
         }
         RoleCommand::Create(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
@@ -56,13 +57,13 @@ pub(super) async fn run(store: &Store, cmd: RoleCommand) -> Result<Value, String
             store.get_space(&space).await.map_err(store_err)?;
             let role = store.create_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             audit(store, Some(&space), "role.create", &name, json!({"permissions": role.permissions})).await?;
-            openmonime_http::handlers::space_roles::render(&role)
+            view(SpaceRole::new(role))
         }
         RoleCommand::Update(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             let (role, impact) = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
             audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;
-            openmonime_http::handlers::space_roles::render_updated(&role, &impact)
+            view(SpaceRole::updated(role, &impact))
         }
         RoleCommand::Delete { space, name } => {
             let space = parse("Space id", &space, SpaceId::parse)?;

@@ -1,11 +1,12 @@
 //! `admin token …`: create, list, revoke and rotate any Monimeer's tokens as the operator.
 
-use super::{audit, parse, store_err};
+use super::{audit, parse, store_err, view};
 use clap::{Args, Subcommand};
 use openmonime_domain::entities::AccessToken;
 use openmonime_domain::ids::{MonimeerId, TokenId};
 use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
 use openmonime_domain::{time_fmt, token};
+use openmonime_http::views::access::AccessToken as TokenView;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -76,14 +77,14 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
         TokenCommand::List { monimeer } => {
             let monimeer = parse("Monimeer id", &monimeer, MonimeerId::parse)?;
             let tokens = store.list_tokens(&monimeer).await.map_err(store_err)?;
-            json!({"tokens": tokens.iter().map(token_json).collect::<Vec<_>>()})
+            json!({"tokens": tokens.iter().map(|t| token_json(t, None)).collect::<Vec<_>>()})
         }
         TokenCommand::Revoke { id, descendants } => {
             let id = parse("token id", &id, TokenId::parse)?;
             let (t, stopped) = store.revoke_lineage(&id, descendants).await.map_err(store_err)?;
             let detail = json!({"monimeer": t.monimeer_id, "descendants": stopped});
             audit(store, t.space_id.as_ref(), "token.revoke", id.as_str(), detail).await?;
-            let mut out = token_json(&t);
+            let mut out = token_json(&t, None);
             if descendants {
                 out["revokedDescendants"] = json!(stopped);
             }
@@ -101,8 +102,7 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
             let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;
             audit(store, old.space_id.as_ref(), "token.rotate", old.id.as_str(), json!({"replacement": stored.id}))
                 .await?;
-            let mut value = token_json(&stored);
-            value["token"] = json!(minted.plaintext.expose());
+            let mut value = token_json(&stored, Some(minted.plaintext.expose()));
             value["replaces"] = json!(old.id);
             value
         }
@@ -114,22 +114,15 @@ pub fn parse_lifetime(raw: &str) -> Result<time::Duration, String> {
     issuance::parse_span(raw).ok_or_else(|| format!("`{raw}` is not a lifetime like 60d, 12h, 2w or 1y"))
 }
 
-pub fn token_json(t: &AccessToken) -> Value {
-    json!({
-        "id": t.id,
-        "monimeerId": t.monimeer_id,
-        "name": t.name,
-        "environment": t.environment.as_str(),
-        "permissions": t.permissions,
-        "spaceId": t.space_id,
-        "allowedIps": t.allowed_ips.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        "expireTime": t.expires_at.map(time_fmt::rfc3339),
-        "apiVersion": t.api_version.id(),
-        "hint": t.hint,
-        "status": t.status(time_fmt::now()),
-        "createTime": time_fmt::rfc3339(t.created_at),
-        "revokeTime": t.revoked_at.map(time_fmt::rfc3339),
-    })
+/// A token as the API shows it, plus whose it is (the operator sees everyone's), and its secret
+/// when it was just minted.
+pub fn token_json(t: &AccessToken, secret: Option<&str>) -> Value {
+    let mut value = view(match secret {
+        Some(secret) => TokenView::with_secret(t, secret),
+        None => TokenView::new(t),
+    });
+    value["monimeerId"] = json!(t.monimeer_id);
+    value
 }
 
 /// A refusal of the one token-issuing rule, in the CLI's spelling of its fields.
@@ -170,9 +163,7 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
         json!({"monimeer": stored.monimeer_id, "environment": new.environment.as_str()}),
     )
     .await?;
-    let mut value = token_json(&stored);
-    value["token"] = json!(minted.plaintext.expose());
-    Ok(value)
+    Ok(token_json(&stored, Some(minted.plaintext.expose())))
 }
 
 #[cfg(test)]

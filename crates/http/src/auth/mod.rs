@@ -64,12 +64,43 @@ pub struct Caller {
     pub ip: IpAddr,
 }
 
-impl Caller {
-    /// The tenant of a Space-scoped route.
-    pub fn tenant(&self) -> ApiResult<&Tenant> {
-        self.tenant.as_ref().ok_or_else(ApiError::internal)
-    }
+/// The caller of a Space-scoped route, with its tenant (the Space and environment every query of
+/// the request is scoped to). The route table registers a handler taking this only on a
+/// Space-scoped route, where the pipeline always sets the tenant.
+pub struct SpaceCaller {
+    pub caller: Caller,
+    pub tenant: Tenant,
+}
 
+impl std::ops::Deref for SpaceCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SpaceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let mut caller = Caller::from_request_parts(parts, state).await?;
+        match caller.tenant.take() {
+            Some(tenant) => Ok(SpaceCaller { caller, tenant }),
+            // Unreachable: `ApiRouter::route` refuses to register such a handler elsewhere.
+            None => {
+                tracing::error!("a SpaceCaller on a route without a Space");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+impl crate::openapi::Describe for SpaceCaller {
+    const NEEDS_SPACE: bool = true;
+}
+
+impl Caller {
     /// What this request may hand out: token ∩ role, its environment, whether it is retiring.
     pub fn authority(&self) -> openmonime_domain::grant::Authority {
         let role = self.role.as_ref().map(|r| r.permissions).unwrap_or_default();

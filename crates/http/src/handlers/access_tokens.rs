@@ -5,59 +5,28 @@
 //! appears once, in the create/rotate response. These creates take no `Idempotency-Key` replay:
 //! replaying would mean storing the secret, and the store keeps only its hash.
 
-use super::params::{ApiPath, QueryParams};
-use super::render;
+use super::params::ApiPath;
 use crate::auth::Caller;
-use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, OptionalApiJson};
 use crate::state::AppState;
+use crate::views::access::{
+    AccessToken as TokenView, CreateAccessToken, ListAccessTokensQuery, Replaces, RevokeAccessToken, RotateAccessToken,
+};
+use crate::views::query::{ApiQuery, NoQuery};
+use crate::views::{List, One, Time};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use openmonime_domain::entities::{AccessToken, NewAccessToken, TokenStatus};
 use openmonime_domain::escalation::{self, Escalation};
+use openmonime_domain::ids::TokenId;
 use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
-use openmonime_domain::{time_fmt, token, Environment};
+use openmonime_domain::{time_fmt, token};
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use time::OffsetDateTime;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateBody {
-    name: String,
-    permissions: Vec<String>,
-    #[serde(default, deserialize_with = "super::params::present")]
-    environment: Option<String>,
-    #[serde(default, deserialize_with = "super::params::present")]
-    space_id: Option<String>,
-    #[serde(default)]
-    allowed_ips: Vec<String>,
-    #[serde(default, deserialize_with = "super::params::present")]
-    expire_time: Option<String>,
-    #[serde(default)]
-    never_expires: bool,
-    #[serde(default, deserialize_with = "super::params::present")]
-    api_version: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RevokeBody {
-    /// Also revoke every token this one created, transitively (a leaked token's offspring).
-    #[serde(default)]
-    descendants: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RotateBody {
-    #[serde(default, deserialize_with = "super::params::present")]
-    grace_period_seconds: Option<i64>,
-}
 
 fn not_found(err: StoreError) -> ApiError {
     match err {
@@ -102,29 +71,19 @@ async fn audit(state: &AppState, caller: &Caller, action: &str, token: &AccessTo
     .await;
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
-    let status = query.choice(
-        "status",
-        |s| match s {
-            "active" | "ACTIVE" => Some(TokenStatus::Active),
-            "expired" | "EXPIRED" => Some(TokenStatus::Expired),
-            "revoked" | "REVOKED" => Some(TokenStatus::Revoked),
-            _ => None,
-        },
-        "active, expired, revoked",
-    )?;
-    let environment = query.choice("environment", Environment::parse, "test, live")?;
-    let expiring_within = match query.text("expiringWithin", 16)? {
-        None => None,
-        Some(raw) => Some(issuance::parse_span(&raw).ok_or_else(|| {
-            ApiError::field("expiringWithin", "invalid_value", "`expiringWithin` must be a duration like 7d, 12h or 2w")
-        })?),
-    };
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListAccessTokensQuery>,
+) -> ApiResult<Json<List<TokenView>>> {
+    let status = query.status.map(|s| s.0);
+    let environment = query.environment.map(|e| e.0);
+    let expiring_within = query.expiring_within.and_then(|s| s.0);
     let now = time_fmt::now();
     // `now + window`, or `None` past the last representable instant (every expiry is before it).
     let horizon = expiring_within.map(|w| now.checked_add(w));
     let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
-    let items: Vec<Value> = tokens
+    let items: Vec<TokenView> = tokens
         .iter()
         .filter(|t| escalation::manages(&caller.token.token, t))
         .filter(|t| status.is_none_or(|s| t.status(now) == s))
@@ -134,25 +93,25 @@ pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryPar
                 t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| h.is_none_or(|h| e <= h))
             })
         })
-        .map(render::access_token)
+        .map(TokenView::new)
         .collect();
-    Ok(Json(envelope::page(items, None)))
+    Ok(Json(List::all(items)))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<TokenId>,
+) -> ApiResult<Json<One<TokenView>>> {
     let token = managed_token(&state, &caller, &id).await?;
-    Ok(Json(envelope::one(render::access_token(&token))))
+    Ok(Json(One::new(TokenView::new(&token))))
 }
 
 /// One of the caller's tokens that the calling token manages (see `escalation::manages`); any
 /// other is 404, like a token that does not exist.
-async fn managed_token(state: &AppState, caller: &Caller, id: &str) -> ApiResult<AccessToken> {
-    let token = state.store.get_own_token(&caller.token.token.monimeer_id, id).await.map_err(not_found)?;
+async fn managed_token(state: &AppState, caller: &Caller, id: &TokenId) -> ApiResult<AccessToken> {
+    let token = state.store.get_own_token(&caller.token.token.monimeer_id, id.as_str()).await.map_err(not_found)?;
     if !escalation::manages(&caller.token.token, &token) {
         return Err(ApiError::not_found("access token"));
     }
@@ -173,7 +132,7 @@ pub fn issue_error(e: IssueError) -> ApiError {
     ApiError::field(e.field.api_name(), e.reason, message)
 }
 
-fn validate_create(body: &CreateBody, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
+fn validate_create(body: &CreateAccessToken, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
     let request = TokenRequest {
         name: &body.name,
         permissions: &body.permissions,
@@ -189,9 +148,9 @@ fn validate_create(body: &CreateBody, caller: &Caller, now: OffsetDateTime) -> A
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    _query: QueryParams,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<Json<Value>> {
+    _: ApiQuery<NoQuery>,
+    ApiJson(body): ApiJson<CreateAccessToken>,
+) -> ApiResult<Json<One<TokenView>>> {
     may_mint(&caller)?;
     let new = validate_create(&body, &caller, time_fmt::now())?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
@@ -204,18 +163,16 @@ pub async fn create(
         other => other.into(),
     })?;
     audit(&state, &caller, "token.create", &stored).await;
-    let mut result = render::access_token(&stored);
-    result["token"] = json!(minted.plaintext.expose());
-    Ok(Json(envelope::one(result)))
+    Ok(Json(One::new(TokenView::with_secret(&stored, minted.plaintext.expose()))))
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-    OptionalApiJson(body): OptionalApiJson<RevokeBody>,
-) -> ApiResult<Json<Value>> {
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<TokenId>,
+    OptionalApiJson(body): OptionalApiJson<RevokeAccessToken>,
+) -> ApiResult<Json<One<TokenView>>> {
     let descendants = body.unwrap_or_default().descendants;
     let token = managed_token(&state, &caller, &id).await?;
     // Descendants never exceed their ancestor (each was escalation-checked against its creator),
@@ -225,21 +182,21 @@ pub async fn revoke(
         state.auth.invalidate(&AuthChange::Token(id.clone()));
     }
     audit(&state, &caller, "token.revoke", &revoked).await;
-    let mut result = render::access_token(&revoked);
+    let mut result = TokenView::new(&revoked);
     if descendants {
-        result["revokedDescendants"] = json!(stopped);
+        result.revoked_descendants = Some(stopped.into_iter().map(String::from).collect());
     }
-    Ok(Json(envelope::one(result)))
+    Ok(Json(One::new(result)))
 }
 
 /// The body is optional (no body: rotate now, no grace).
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-    OptionalApiJson(body): OptionalApiJson<RotateBody>,
-) -> ApiResult<Json<Value>> {
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<TokenId>,
+    OptionalApiJson(body): OptionalApiJson<RotateAccessToken>,
+) -> ApiResult<Json<One<TokenView>>> {
     let body = body.unwrap_or_default();
     let grace =
         issuance::grace(time::Duration::seconds(body.grace_period_seconds.unwrap_or(0))).map_err(issue_error)?;
@@ -255,8 +212,7 @@ pub async fn rotate(
     let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await?;
     state.auth.invalidate(&AuthChange::Token(old.id.clone()));
     audit(&state, &caller, "token.rotate", &old).await;
-    let mut result = render::access_token(&stored);
-    result["token"] = json!(minted.plaintext.expose());
-    result["replaces"] = json!({"id": old.id, "stopsWorkingAt": time_fmt::rfc3339(stops)});
-    Ok(Json(envelope::one(result)))
+    let mut result = TokenView::with_secret(&stored, minted.plaintext.expose());
+    result.replaces = Some(Replaces { id: old.id.to_string(), stops_working_at: Time(stops) });
+    Ok(Json(One::new(result)))
 }

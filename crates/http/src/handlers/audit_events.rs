@@ -1,10 +1,12 @@
 //! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
 
-use super::params::{list_scope, page_envelope, QueryParams};
-use super::render;
-use crate::auth::Caller;
+use super::params::{list_scope, page, page_of};
+use crate::auth::{Caller, SpaceCaller};
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::views::query::{ApiQuery, Filter};
+use crate::views::space::{AuditEvent as AuditView, ListAuditEventsQuery, PageQuery};
+use crate::views::List;
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::cursor::CursorScope;
@@ -47,8 +49,8 @@ pub async fn record(
 pub async fn list_token_changes(
     State(state): State<AppState>,
     caller: Caller,
-    query: QueryParams,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<List<AuditView>>> {
     let token = &caller.token.token;
     let filter = TokenAuditFilter {
         monimeer: token.monimeer_id.clone(),
@@ -58,14 +60,20 @@ pub async fn list_token_changes(
     // Not a Space's list: the cursor is bound to the Monimeer, environment and binding instead.
     let key = state.store.cursor_key().await?;
     let scope = CursorScope::new(&key, "", token.environment, TokenAuditFilter::LIST, &filter.fingerprint());
-    let page = state.store.list_token_audit(&filter, query.page(&scope)?).await?;
-    Ok(Json(page_envelope(page, &scope, render::audit_event)))
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_token_audit(&filter, request).await?;
+    Ok(Json(page_of(found, &scope, AuditView::new)))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
-    let tenant = caller.tenant()?;
-    let filter = AuditFilter { action: query.text("action", 64)?, actor: query.text("actor", 64)? };
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    ApiQuery(query): ApiQuery<ListAuditEventsQuery>,
+) -> ApiResult<Json<List<AuditView>>> {
+    let tenant = &caller.tenant;
+    let filter = AuditFilter { action: query.action.non_empty(), actor: query.actor.non_empty() };
     let scope = list_scope(&state, tenant, &filter).await?;
-    let page = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, query.page(&scope)?).await?;
-    Ok(Json(page_envelope(page, &scope, render::audit_event)))
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_audit(&tenant.space_id, tenant.environment, &filter, request).await?;
+    Ok(Json(page_of(found, &scope, AuditView::new)))
 }

@@ -1,48 +1,25 @@
 //! `/v1/financial-accounts`: create, get, list, update.
 
-use super::params::{list_scope, page_envelope, patch_field, ApiPath, QueryParams};
-use super::render;
-use crate::auth::Caller;
-use crate::envelope;
+use super::params::{list_scope, page, page_of, ApiPath};
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::idempotency;
+use crate::idempotency::{Idempotent, Replayable};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use crate::wire::RequestChecksum;
+use crate::views::ledger::{
+    CreateFinancialAccount, FinancialAccount, GetFinancialAccountQuery, ListFinancialAccountsQuery,
+    UpdateFinancialAccount,
+};
+use crate::views::query::{ApiQuery, Filter, NoQuery};
+use crate::views::{List, One};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Json;
+use openmonime_domain::ids::FinancialAccountId;
 use openmonime_domain::metadata;
 use openmonime_domain::money::Currency;
 use openmonime_domain::Validation;
 use openmonime_store::ledger::{AccountFilter, AccountPatch, NewAccount};
-use openmonime_store::{Outcome, StoreError};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    name: String,
-    currency: String,
-    reference: Option<String>,
-    description: Option<String>,
-    metadata: Option<Map<String, Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBody {
-    #[serde(default, deserialize_with = "patch_field")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch_field")]
-    reference: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch_field")]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch_field")]
-    metadata: Option<Option<Map<String, Value>>>,
-}
+use openmonime_store::StoreError;
 
 fn not_found(err: StoreError) -> ApiError {
     match err {
@@ -53,13 +30,12 @@ fn not_found(err: StoreError) -> ApiError {
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    Extension(checksum): Extension<RequestChecksum>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<Response> {
-    let claim = idempotency::claim(&headers, &caller, &checksum)?;
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    idempotent: Idempotent,
+    ApiJson(body): ApiJson<CreateFinancialAccount>,
+) -> ApiResult<Replayable<One<FinancialAccount>>> {
+    let claim = idempotent.claim(&caller)?;
     let mut v = Validation::new();
     v.not_blank("name", Some(&body.name));
     v.max_chars("name", Some(&body.name), 100);
@@ -81,41 +57,43 @@ pub async fn create(
     };
     let outcome = state
         .store
-        .create_account(caller.tenant()?, &new, Some(&claim), |a| envelope::one(render::account(a, true)).to_string())
+        .create_account(&caller.tenant, &new, Some(&claim), |a| {
+            Replayable::render(&One::new(FinancialAccount::new(a.clone(), true)))
+        })
         .await?;
-    Ok(match outcome {
-        Outcome::Fresh { body, .. } => envelope::raw_json(body, false),
-        Outcome::Replayed { body } => envelope::raw_json(body, true),
-    })
+    Ok(Replayable::from_outcome(outcome))
 }
 
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    query: QueryParams,
-) -> ApiResult<Json<Value>> {
-    let with_balance = query.boolean("withBalance")?;
-    let account = state.store.get_account(caller.tenant()?, &id).await.map_err(not_found)?;
-    Ok(Json(envelope::one(render::account(&account, with_balance))))
+    caller: SpaceCaller,
+    ApiPath(id): ApiPath<FinancialAccountId>,
+    ApiQuery(query): ApiQuery<GetFinancialAccountQuery>,
+) -> ApiResult<Json<One<FinancialAccount>>> {
+    let account = state.store.get_account(&caller.tenant, id.as_str()).await.map_err(not_found)?;
+    Ok(Json(One::new(FinancialAccount::new(account, query.with_balance.0))))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
-    let with_balance = query.boolean("withBalance")?;
-    let filter = AccountFilter { uvan: query.text("uvan", 16)?, reference: query.text("reference", 64)? };
-    let tenant = caller.tenant()?;
-    let scope = list_scope(&state, tenant, &filter).await?;
-    let page = state.store.list_accounts(tenant, &filter, query.page(&scope)?).await?;
-    Ok(Json(page_envelope(page, &scope, |a| render::account(a, with_balance))))
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    ApiQuery(query): ApiQuery<ListFinancialAccountsQuery>,
+) -> ApiResult<Json<List<FinancialAccount>>> {
+    let with_balance = query.with_balance.0;
+    let filter = AccountFilter { uvan: query.uvan.non_empty(), reference: query.reference.non_empty() };
+    let scope = list_scope(&state, &caller.tenant, &filter).await?;
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_accounts(&caller.tenant, &filter, request).await?;
+    Ok(Json(page_of(found, &scope, |a| FinancialAccount::new(a, with_balance))))
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<FinancialAccountId>,
+    ApiJson(body): ApiJson<UpdateFinancialAccount>,
+) -> ApiResult<Json<One<FinancialAccount>>> {
     let mut v = Validation::new();
     let name = body.name.flatten();
     v.not_blank("name", name.as_deref());
@@ -128,6 +106,6 @@ pub async fn update(
     v.finish().map_err(ApiError::validation)?;
     let patch =
         AccountPatch { name, reference: body.reference, description: body.description, metadata: body.metadata };
-    let account = state.store.update_account(caller.tenant()?, &id, &patch).await.map_err(not_found)?;
-    Ok(Json(envelope::one(render::account(&account, true))))
+    let account = state.store.update_account(&caller.tenant, id.as_str(), &patch).await.map_err(not_found)?;
+    Ok(Json(One::new(FinancialAccount::new(account, true))))
 }

@@ -1,39 +1,43 @@
 //! `/v1/financial-transactions`: the read-only ledger.
 
-use super::params::{list_scope, page_envelope, ApiPath, QueryParams};
-use super::render;
-use crate::auth::Caller;
-use crate::envelope;
+use super::params::{list_scope, page, page_of, ApiPath};
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::views::ledger::{FinancialTransaction, ListFinancialTransactionsQuery};
+use crate::views::query::{ApiQuery, Filter, NoQuery};
+use crate::views::{List, One};
 use axum::extract::State;
 use axum::Json;
-use openmonime_domain::entities::EntryKind;
+use openmonime_domain::ids::FinancialTransactionId;
 use openmonime_store::ledger::TransactionFilter;
 use openmonime_store::StoreError;
-use serde_json::Value;
 
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    let entry = state.store.get_transaction(caller.tenant()?, &id).await.map_err(|e| match e {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<FinancialTransactionId>,
+) -> ApiResult<Json<One<FinancialTransaction>>> {
+    let entry = state.store.get_transaction(&caller.tenant, id.as_str()).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("financial transaction"),
         other => other.into(),
     })?;
-    Ok(Json(envelope::one(render::transaction(&entry))))
+    Ok(Json(One::new(FinancialTransaction::new(entry))))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    ApiQuery(query): ApiQuery<ListFinancialTransactionsQuery>,
+) -> ApiResult<Json<List<FinancialTransaction>>> {
     let filter = TransactionFilter {
-        account_id: query.text("financialAccountId", 64)?,
-        reference: query.text("reference", 64)?,
-        kind: query.choice("type", EntryKind::parse, "credit, debit")?,
+        account_id: query.financial_account_id.non_empty(),
+        reference: query.reference.non_empty(),
+        kind: query.kind.map(|k| k.0),
     };
-    let tenant = caller.tenant()?;
-    let scope = list_scope(&state, tenant, &filter).await?;
-    let page = state.store.list_transactions(tenant, &filter, query.page(&scope)?).await?;
-    Ok(Json(page_envelope(page, &scope, render::transaction)))
+    let scope = list_scope(&state, &caller.tenant, &filter).await?;
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_transactions(&caller.tenant, &filter, request).await?;
+    Ok(Json(page_of(found, &scope, FinancialTransaction::new)))
 }

@@ -5,60 +5,25 @@
 //! or `failed` (`fund_insufficient`; no entries). So every transfer a client sees has settled, and
 //! DELETE — allowed only while `pending` — answers 409 `transfer_not_pending`.
 
-use super::params::{list_scope, page_envelope, patch_field, ApiPath, QueryParams};
-use super::render;
-use crate::auth::Caller;
-use crate::envelope;
+use super::params::{list_scope, page, page_of, ApiPath, Unpatterned};
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::idempotency;
+use crate::idempotency::{Idempotent, Replayable};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use crate::wire::RequestChecksum;
+use crate::views::ledger::{
+    CreateInternalTransfer, InternalTransfer, ListInternalTransfersQuery, PatchInternalTransfer,
+};
+use crate::views::query::{ApiQuery, Filter, NoQuery};
+use crate::views::{Deleted, List, One};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::{Extension, Json};
-use openmonime_domain::entities::TransferStatus;
-use openmonime_domain::ids::FinancialAccountId;
+use axum::Json;
+use openmonime_domain::ids::{FinancialAccountId, InternalTransferId};
 use openmonime_domain::metadata;
 use openmonime_domain::money::{Currency, Money};
 use openmonime_domain::Validation;
 use openmonime_store::ledger::{NewTransfer, TransferFilter, TransferPatch, TransferRejection};
-use openmonime_store::{Outcome, StoreError};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AmountBody {
-    currency: String,
-    value: i64,
-}
-
-/// `{id}`; the official document leaves these two objects open to extra fields.
-#[derive(Deserialize)]
-pub struct AccountRef {
-    id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateBody {
-    amount: AmountBody,
-    source_financial_account: AccountRef,
-    destination_financial_account: AccountRef,
-    description: Option<String>,
-    metadata: Option<Map<String, Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchBody {
-    #[serde(default, deserialize_with = "patch_field")]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch_field")]
-    metadata: Option<Option<Map<String, Value>>>,
-}
+use openmonime_store::StoreError;
 
 fn not_found(err: StoreError) -> ApiError {
     match err {
@@ -81,13 +46,12 @@ fn account_id(field: &str, raw: &str, v: &mut Validation) -> Option<FinancialAcc
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    Extension(checksum): Extension<RequestChecksum>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<Response> {
-    let claim = idempotency::claim(&headers, &caller, &checksum)?;
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    idempotent: Idempotent,
+    ApiJson(body): ApiJson<CreateInternalTransfer>,
+) -> ApiResult<Replayable<One<InternalTransfer>>> {
+    let claim = idempotent.claim(&caller)?;
     let mut v = Validation::new();
     let currency = Currency::parse(&body.amount.currency);
     if currency.is_none() {
@@ -117,11 +81,12 @@ pub async fn create(
     };
     let result = state
         .store
-        .create_transfer(caller.tenant()?, &new, Some(&claim), |t| envelope::one(render::transfer(t)).to_string())
+        .create_transfer(&caller.tenant, &new, Some(&claim), |t| {
+            Replayable::render(&One::new(InternalTransfer::new(t.clone())))
+        })
         .await?;
     match result {
-        Ok(Outcome::Fresh { body, .. }) => Ok(envelope::raw_json(body, false)),
-        Ok(Outcome::Replayed { body }) => Ok(envelope::raw_json(body, true)),
+        Ok(outcome) => Ok(Replayable::from_outcome(outcome)),
         Err(TransferRejection::AccountNotFound(field)) => Err(ApiError::field(
             field,
             "account_not_found",
@@ -137,49 +102,54 @@ pub async fn create(
 
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    let transfer = state.store.get_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
-    Ok(Json(envelope::one(render::transfer(&transfer))))
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<InternalTransferId>,
+) -> ApiResult<Json<One<InternalTransfer>>> {
+    let transfer = state.store.get_transfer(&caller.tenant, id.as_str()).await.map_err(not_found)?;
+    Ok(Json(One::new(InternalTransfer::new(transfer))))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, query: QueryParams) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    ApiQuery(query): ApiQuery<ListInternalTransfersQuery>,
+) -> ApiResult<Json<List<InternalTransfer>>> {
     let filter = TransferFilter {
-        status: query.choice("status", TransferStatus::parse, "pending, processing, failed, completed")?,
-        source_id: query.text("sourceFinancialAccountId", 64)?,
-        destination_id: query.text("destinationFinancialAccountId", 64)?,
-        transaction_reference: query.text("financialTransactionReference", 64)?,
+        status: query.status.map(|s| s.0),
+        source_id: query.source_financial_account_id.non_empty(),
+        destination_id: query.destination_financial_account_id.non_empty(),
+        transaction_reference: query.financial_transaction_reference.non_empty(),
     };
-    let tenant = caller.tenant()?;
-    let scope = list_scope(&state, tenant, &filter).await?;
-    let page = state.store.list_transfers(tenant, &filter, query.page(&scope)?).await?;
-    Ok(Json(page_envelope(page, &scope, render::transfer)))
+    let scope = list_scope(&state, &caller.tenant, &filter).await?;
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_transfers(&caller.tenant, &filter, request).await?;
+    Ok(Json(page_of(found, &scope, InternalTransfer::new)))
 }
 
+/// The official document gives this route's id no pattern; the id is parsed all the same.
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<PatchBody>,
-) -> ApiResult<Json<Value>> {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(Unpatterned(id)): ApiPath<Unpatterned<InternalTransferId>>,
+    ApiJson(body): ApiJson<PatchInternalTransfer>,
+) -> ApiResult<Json<One<InternalTransfer>>> {
     let mut v = Validation::new();
     v.max_chars("description", body.description.clone().flatten().as_deref(), 255);
     metadata::validate("metadata", body.metadata.clone().flatten().as_ref(), &mut v);
     v.finish().map_err(ApiError::validation)?;
     let patch = TransferPatch { description: body.description, metadata: body.metadata };
-    let transfer = state.store.update_transfer(caller.tenant()?, &id, &patch).await.map_err(not_found)?;
-    Ok(Json(envelope::one(render::transfer(&transfer))))
+    let transfer = state.store.update_transfer(&caller.tenant, id.as_str(), &patch).await.map_err(not_found)?;
+    Ok(Json(One::new(InternalTransfer::new(transfer))))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    state.store.delete_transfer(caller.tenant()?, &id).await.map_err(not_found)?;
-    Ok(Json(envelope::deleted()))
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<InternalTransferId>,
+) -> ApiResult<Json<Deleted>> {
+    state.store.delete_transfer(&caller.tenant, id.as_str()).await.map_err(not_found)?;
+    Ok(Json(Deleted::default()))
 }

@@ -8,7 +8,6 @@ pub mod health;
 pub mod internal_transfers;
 pub mod me;
 pub mod params;
-pub mod render;
 pub mod root;
 pub mod space_members;
 pub mod space_policies;

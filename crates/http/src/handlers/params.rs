@@ -1,99 +1,106 @@
-//! Shared request parts: path and query parameters, list paging, text-field checks, patch semantics.
+//! Shared request parts: path parameters, list paging, patch semantics.
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, MatchedPath, Path, Query};
+use crate::views::query::{Cursor, Limit};
+use crate::views::List;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::Method;
 use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::entities::Tenant;
-use openmonime_domain::FieldError;
+use openmonime_domain::ids::{FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, TokenId};
 use openmonime_store::{ListFilter, Page, PageRequest};
 use serde::{Deserialize, Deserializer};
-use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
 
-pub const DEFAULT_LIMIT: u32 = 10;
-pub const MAX_LIMIT: u32 = 50;
-
-/// All query parameters as strings; each handler validates the ones it knows. Every `/v1` handler
-/// takes this extractor, even one that reads no parameter: a name the operation does not document
-/// (see [`crate::openapi::query_parameter_names`]) is refused like an unknown body field, with a
-/// 400 naming it, rather than ignored, so a misspelt filter (`withbalance=true`) cannot silently
-/// widen a list.
-pub struct QueryParams(pub HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::bad_request("query_malformed", "the query string could not be parsed"))?;
-        // A repeated name is refused, not resolved: `?limit=1&limit=2` has no one meaning, and a
-        // proxy or log in front of the server may have read the other copy.
-        let mut map = HashMap::with_capacity(pairs.len());
-        for (name, value) in pairs {
-            if map.contains_key(&name) {
-                let shown: String = name.chars().take(64).collect();
-                return Err(ApiError::bad_request(
-                    "query_parameter_duplicated",
-                    format!("the query parameter `{shown}` was sent more than once; send it once"),
-                )
-                .with_detail(serde_json::json!({"parameter": shown})));
-            }
-            map.insert(name, value);
-        }
-        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-        if let Some(known) = route.and_then(|path| documented_query_names(&parts.method, path)) {
-            let mut unknown: Vec<&String> = map.keys().filter(|name| !known.contains(*name)).collect();
-            if !unknown.is_empty() {
-                unknown.sort();
-                return Err(ApiError::validation(unknown.into_iter().map(|name| unknown_parameter(name)).collect()));
-            }
-        }
-        Ok(QueryParams(map))
-    }
-}
-
-/// The documented query parameter names of the `/v1` route with this method and path template.
-fn documented_query_names(method: &Method, path: &str) -> Option<&'static HashSet<String>> {
-    type Table = HashMap<Method, HashMap<&'static str, HashSet<String>>>;
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut table = Table::new();
-        for spec in super::route_table() {
-            let names = crate::openapi::query_parameter_names(spec.operation).into_iter().collect();
-            table.entry(spec.method).or_default().insert(spec.path, names);
-        }
-        table
-    });
-    table.get(method)?.get(path)
-}
-
-fn unknown_parameter(name: &str) -> FieldError {
-    // The name is the caller's own text; a pathological one is cut, not echoed whole.
-    let shown: String = name.chars().take(64).collect();
-    FieldError {
-        message: format!("`{shown}` is not a query parameter of this operation"),
-        field: shown,
-        reason: "unknown_field",
-    }
-}
-
-/// A path parameter, answering in the envelope when it cannot be read: axum's own `Path` answers
+/// A path parameter, parsed into its type before any query: a value that cannot name an object of
+/// the route's kind (an id of the wrong kind: `GET /v1/financial-accounts/trn-…`) is 404, exactly
+/// like a well-formed id that names nothing, so the answer tells a prober nothing more. It also
+/// answers in the envelope when the path cannot be read at all: axum's own `Path` answers
 /// `text/plain` "Invalid URL…" for a percent-encoding that is not UTF-8 (`/v1/…/%ff`). Every
-/// handler takes its path parameters through this.
+/// handler takes its path parameter through this.
 pub struct ApiPath<T>(pub T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+/// A value a route's path carries: its name in the template, its documented pattern, and what
+/// a 404 calls the object it names.
+pub trait PathParam: Sized {
+    const NAME: &'static str;
+    /// The id prefix the document's pattern names (`^fac-.*$`), if it gives one.
+    const PREFIX: Option<&'static str>;
+    /// "financial account": the 404 says "financial account not found".
+    const KIND: &'static str;
+
+    fn parse(raw: &str) -> Option<Self>;
+}
+
+macro_rules! path_ids {
+    ($($id:ty => $kind:literal),* $(,)?) => {$(
+        impl PathParam for $id {
+            const NAME: &'static str = "id";
+            const PREFIX: Option<&'static str> = Some(<$id>::PREFIX);
+            const KIND: &'static str = $kind;
+
+            fn parse(raw: &str) -> Option<Self> {
+                <$id>::parse(raw)
+            }
+        }
+    )*};
+}
+
+path_ids! {
+    FinancialAccountId => "financial account",
+    FinancialTransactionId => "financial transaction",
+    InternalTransferId => "internal transfer",
+    TokenId => "access token",
+    MonimeerId => "member",
+}
+
+/// An id whose pattern the official document does not publish for this route (it gives
+/// `PATCH /v1/internal-transfers/{id}` none): parsed the same, documented as any string.
+pub struct Unpatterned<T>(pub T);
+
+impl<T: PathParam> PathParam for Unpatterned<T> {
+    const NAME: &'static str = T::NAME;
+    const PREFIX: Option<&'static str> = None;
+    const KIND: &'static str = T::KIND;
+
+    fn parse(raw: &str) -> Option<Self> {
+        T::parse(raw).map(Unpatterned)
+    }
+}
+
+/// `{name}` of a role: any text; a name that is no role of the Space is the store's 404.
+pub struct RoleName(pub String);
+
+impl PathParam for RoleName {
+    const NAME: &'static str = "name";
+    const PREFIX: Option<&'static str> = None;
+    const KIND: &'static str = "role";
+
+    fn parse(raw: &str) -> Option<Self> {
+        Some(RoleName(raw.to_owned()))
+    }
+}
+
+impl<T: PathParam> crate::openapi::Describe for ApiPath<T> {
+    fn describe(operation: &mut crate::openapi::Operation, _: &mut schemars::SchemaGenerator) {
+        let mut schema = serde_json::json!({"type": "string"});
+        if let Some(prefix) = T::PREFIX {
+            schema["pattern"] = format!("^{prefix}.*$").into();
+        }
+        operation
+            .parameters
+            .push(serde_json::json!({"name": T::NAME, "in": "path", "required": true, "schema": schema}));
+    }
+}
+
+impl<S: Send + Sync, T: PathParam + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::path::ErrorKind;
         use axum::extract::rejection::PathRejection;
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(value)) => Ok(ApiPath(value)),
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => T::parse(&raw).map(ApiPath).ok_or_else(|| ApiError::not_found(T::KIND)),
             Err(PathRejection::FailedToDeserializePathParams(err)) => Err(match err.into_kind() {
                 ErrorKind::InvalidUtf8InPathParam { key } => ApiError::field(
                     &key,
@@ -120,54 +127,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
     }
 }
 
-impl QueryParams {
-    pub fn text(&self, name: &str, max_len: usize) -> ApiResult<Option<String>> {
-        match self.0.get(name) {
-            None => Ok(None),
-            Some(v) if v.chars().count() > max_len => {
-                Err(ApiError::field(name, "too_long", format!("`{name}` must be at most {max_len} characters")))
-            }
-            Some(v) if v.is_empty() => Ok(None),
-            Some(v) => Ok(Some(v.clone())),
-        }
-    }
-
-    pub fn boolean(&self, name: &str) -> ApiResult<bool> {
-        match self.0.get(name).map(String::as_str) {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(_) => Err(ApiError::field(name, "invalid_value", format!("`{name}` must be `true` or `false`"))),
-        }
-    }
-
-    /// Parses an enum-valued parameter.
-    pub fn choice<T>(&self, name: &str, parse: fn(&str) -> Option<T>, allowed: &str) -> ApiResult<Option<T>> {
-        match self.0.get(name) {
-            None => Ok(None),
-            Some(v) => parse(v)
-                .map(Some)
-                .ok_or_else(|| ApiError::field(name, "invalid_value", format!("`{name}` must be one of: {allowed}"))),
-        }
-    }
-
-    /// `limit` (1..=50, default 10) and `after` (an opaque cursor this deployment issued for this
-    /// `scope`: a cursor from another Space, environment, list or filter is refused exactly like a
-    /// garbled one, so it tells the caller nothing).
-    pub fn page(&self, scope: &CursorScope) -> ApiResult<PageRequest> {
-        let limit = match self.0.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::field("limit", "out_of_range", format!("`limit` must be an integer from 1 to {MAX_LIMIT}"))
-            })?,
-        };
-        let after = match self.0.get("after").filter(|s| !s.is_empty()) {
+/// `limit` and `after` (an opaque cursor this deployment issued for this `scope`: a cursor from
+/// another Space, environment, list or filter is refused exactly like a garbled one, so it tells
+/// the caller nothing).
+pub fn page(limit: Limit, after: Option<&Cursor>, scope: &CursorScope) -> ApiResult<PageRequest> {
+    let after =
+        match after.map(|c| c.0.as_str()).filter(|s| !s.is_empty()) {
             None => None,
             Some(raw) => Some(scope.decode(raw).ok_or_else(|| {
                 ApiError::field("after", "invalid_cursor", "`after` is not a cursor this server issued")
             })?),
         };
-        Ok(PageRequest { after, limit })
-    }
+    Ok(PageRequest { after, limit: limit.0 })
 }
 
 /// Where the cursors of one list request are valid: its list, its tenant, its filter (only
@@ -178,14 +149,10 @@ pub async fn list_scope<F: ListFilter>(state: &AppState, tenant: &Tenant, filter
     Ok(CursorScope::new(&key, tenant.space_id.as_str(), tenant.environment, F::LIST, &filter.fingerprint()))
 }
 
-/// Renders a store page in the list envelope, its next cursor sealed to `scope`.
-pub fn page_envelope<T>(
-    page: Page<T>,
-    scope: &CursorScope,
-    render: impl Fn(&T) -> serde_json::Value,
-) -> serde_json::Value {
-    let items: Vec<_> = page.items.iter().map(render).collect();
-    crate::envelope::page(items, page.next_after.map(|seq| scope.encode(seq)))
+/// A store page in the list envelope, each item in its view, its next cursor sealed to `scope`.
+pub fn page_of<T, V>(page: Page<T>, scope: &CursorScope, view: impl Fn(T) -> V) -> List<V> {
+    let next = page.next_after.map(|seq| scope.encode(seq));
+    List::new(page.items.into_iter().map(view).collect(), next)
 }
 
 /// Deserializes a field that may be absent (`None`), explicitly `null` (`Some(None)`), or a value.

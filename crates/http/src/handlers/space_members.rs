@@ -7,32 +7,20 @@
 //! Changes take effect on the member's next request on every node.
 
 use super::audit_events;
-use super::params::{ApiPath, QueryParams};
-use crate::auth::Caller;
-use crate::envelope;
+use super::params::ApiPath;
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
+use crate::views::query::{ApiQuery, NoQuery};
+use crate::views::space::{AddSpaceMember, SpaceMember, UpdateSpaceMember};
+use crate::views::{Deleted, List, One};
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::ids::MonimeerId;
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AddBody {
-    monimeer_id: String,
-    role: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleBody {
-    role: String,
-}
+use serde_json::json;
 
 fn monimeer(raw: &str, field: &str) -> ApiResult<MonimeerId> {
     MonimeerId::parse(raw)
@@ -46,20 +34,23 @@ fn not_found(err: StoreError) -> ApiError {
     }
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
-    let members = state.store.list_members(&caller.tenant()?.space_id).await?;
-    let items: Vec<Value> = members.iter().map(|m| json!({"monimeerId": m.monimeer_id, "role": m.role})).collect();
-    Ok(Json(envelope::page(items, None)))
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+) -> ApiResult<Json<List<SpaceMember>>> {
+    let members = state.store.list_members(&caller.tenant.space_id).await?;
+    Ok(Json(List::all(members.into_iter().map(SpaceMember::new).collect())))
 }
 
 pub async fn add(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiJson(body): ApiJson<AddBody>,
-) -> ApiResult<Json<Value>> {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiJson(body): ApiJson<AddSpaceMember>,
+) -> ApiResult<Json<One<SpaceMember>>> {
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
-    let space = caller.tenant()?.space_id.clone();
+    let space = caller.tenant.space_id.clone();
     let m =
         state.store.add_member_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(|e| match e {
             StoreError::NotFound => {
@@ -70,18 +61,17 @@ pub async fn add(
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "member.add", who.as_str(), json!({"role": body.role}))
         .await;
-    Ok(Json(envelope::one(json!({"monimeerId": m.monimeer_id, "role": m.role}))))
+    Ok(Json(One::new(SpaceMember::new(m))))
 }
 
 pub async fn set_role(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<RoleBody>,
-) -> ApiResult<Json<Value>> {
-    let who = monimeer(&id, "monimeerId")?;
-    let space = caller.tenant()?.space_id.clone();
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(who): ApiPath<MonimeerId>,
+    ApiJson(body): ApiJson<UpdateSpaceMember>,
+) -> ApiResult<Json<One<SpaceMember>>> {
+    let space = caller.tenant.space_id.clone();
     let (m, current) =
         state.store.set_member_role_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
@@ -95,17 +85,16 @@ pub async fn set_role(
         json!({"from": current, "to": body.role}),
     )
     .await;
-    Ok(Json(envelope::one(json!({"monimeerId": m.monimeer_id, "role": m.role}))))
+    Ok(Json(One::new(SpaceMember::new(m))))
 }
 
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    let who = monimeer(&id, "monimeerId")?;
-    let space = caller.tenant()?.space_id.clone();
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(who): ApiPath<MonimeerId>,
+) -> ApiResult<Json<Deleted>> {
+    let space = caller.tenant.space_id.clone();
     let by = caller.authority();
     let current = state
         .store
@@ -115,5 +104,5 @@ pub async fn remove(
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "member.remove", who.as_str(), json!({"role": current}))
         .await;
-    Ok(Json(envelope::deleted()))
+    Ok(Json(Deleted::default()))
 }

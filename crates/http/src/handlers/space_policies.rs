@@ -1,39 +1,33 @@
 //! `/v1/space-policies`: the Space's rules for tokens used against it, enforced in the pipeline.
 
-use super::params::QueryParams;
-use super::{audit_events, render};
-use crate::auth::Caller;
-use crate::envelope;
+use super::audit_events;
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
+use crate::views::query::{ApiQuery, NoQuery};
+use crate::views::space::{SpacePolicy, UpdateSpacePolicies};
+use crate::views::One;
 use axum::extract::State;
 use axum::Json;
 use openmonime_store::identity::AuthChange;
-use serde::Deserialize;
-use serde_json::Value;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateBody {
-    #[serde(default, deserialize_with = "super::params::patch_field")]
-    max_token_lifetime_seconds: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "super::params::present")]
-    allow_unbound_tokens: Option<bool>,
-}
-
-pub async fn get(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
-    let policy = state.store.get_policy(&caller.tenant()?.space_id).await?;
-    Ok(Json(envelope::one(render::policy(&policy))))
+pub async fn get(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+) -> ApiResult<Json<One<SpacePolicy>>> {
+    let policy = state.store.get_policy(&caller.tenant.space_id).await?;
+    Ok(Json(One::new((&policy).into())))
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiJson(body): ApiJson<UpdateBody>,
-) -> ApiResult<Json<Value>> {
-    let space = caller.tenant()?.space_id.clone();
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiJson(body): ApiJson<UpdateSpacePolicies>,
+) -> ApiResult<Json<One<SpacePolicy>>> {
+    let space = caller.tenant.space_id.clone();
     let mut policy = state.store.get_policy(&space).await?;
     if let Some(max) = body.max_token_lifetime_seconds {
         if max.is_some_and(|m| m <= 0) {
@@ -50,7 +44,8 @@ pub async fn update(
     }
     let policy = state.store.set_policy_by(&space, policy, Some(&caller.authority())).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), render::policy(&policy))
-        .await;
-    Ok(Json(envelope::one(render::policy(&policy))))
+    let view = SpacePolicy::from(&policy);
+    let detail = serde_json::to_value(view).expect("a policy serializes");
+    audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), detail).await;
+    Ok(Json(One::new(view)))
 }

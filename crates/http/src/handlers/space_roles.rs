@@ -3,45 +3,20 @@
 //! members and tokens it reaches.
 
 use super::audit_events;
-use super::params::{ApiPath, QueryParams};
-use crate::auth::Caller;
-use crate::envelope;
+use super::params::{ApiPath, RoleName};
+use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
+use crate::views::query::{ApiQuery, NoQuery};
+use crate::views::space::{CreateSpaceRole, SpaceRole, UpdateSpaceRole};
+use crate::views::{Deleted, List, One};
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_store::identity::AuthChange;
-use openmonime_store::management::{RoleImpact, RoleInfo};
 use openmonime_store::StoreError;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    name: String,
-    permissions: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBody {
-    permissions: Vec<String>,
-}
-
-/// A role as the API and the admin CLI show it.
-pub fn render(r: &RoleInfo) -> Value {
-    json!({"name": r.name, "builtin": r.builtin, "permissions": r.permissions, "memberCount": r.members})
-}
-
-/// A role after an edit, with who the edit reaches: `affected: {members, tokens}`.
-pub fn render_updated(r: &RoleInfo, impact: &RoleImpact) -> Value {
-    let mut value = render(r);
-    value["affected"] = json!({"members": impact.members, "tokens": impact.tokens});
-    value
-}
+use serde_json::json;
 
 /// Expands the words; what the request may grant is decided in the store, inside the write.
 fn permissions(words: &[String]) -> ApiResult<PermissionSet> {
@@ -56,17 +31,21 @@ fn not_found(err: StoreError) -> ApiError {
     }
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, _query: QueryParams) -> ApiResult<Json<Value>> {
-    let roles = state.store.list_roles(&caller.tenant()?.space_id).await?;
-    Ok(Json(envelope::page(roles.iter().map(render).collect(), None)))
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+) -> ApiResult<Json<List<SpaceRole>>> {
+    let roles = state.store.list_roles(&caller.tenant.space_id).await?;
+    Ok(Json(List::all(roles.into_iter().map(SpaceRole::new).collect())))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<Json<Value>> {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiJson(body): ApiJson<CreateSpaceRole>,
+) -> ApiResult<Json<One<SpaceRole>>> {
     if !openmonime_domain::role::is_valid_custom_name(&body.name) {
         return Err(ApiError::field(
             "name",
@@ -75,38 +54,38 @@ pub async fn create(
         ));
     }
     let set = permissions(&body.permissions)?;
-    let space = caller.tenant()?.space_id.clone();
+    let space = caller.tenant.space_id.clone();
     let role = state.store.create_role_by(&space, &body.name, set, Some(&caller.authority())).await?;
     audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set}))
         .await;
-    Ok(Json(envelope::one(render(&role))))
+    Ok(Json(One::new(SpaceRole::new(role))))
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(name): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(RoleName(name)): ApiPath<RoleName>,
+    ApiJson(body): ApiJson<UpdateSpaceRole>,
+) -> ApiResult<Json<One<SpaceRole>>> {
     let set = permissions(&body.permissions)?;
-    let space = caller.tenant()?.space_id.clone();
+    let space = caller.tenant.space_id.clone();
     let (role, impact) =
         state.store.update_role_by(&space, &name, set, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
-    Ok(Json(envelope::one(render_updated(&role, &impact))))
+    Ok(Json(One::new(SpaceRole::updated(role, &impact))))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    _query: QueryParams,
-    ApiPath(name): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    let space = caller.tenant()?.space_id.clone();
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(RoleName(name)): ApiPath<RoleName>,
+) -> ApiResult<Json<Deleted>> {
+    let space = caller.tenant.space_id.clone();
     state.store.delete_role_by(&space, &name, Some(&caller.authority())).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     audit_events::record(&state, &caller, Some(&space), None, "role.delete", &name, json!({})).await;
-    Ok(Json(envelope::deleted()))
+    Ok(Json(Deleted::default()))
 }

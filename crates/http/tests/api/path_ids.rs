@@ -37,3 +37,45 @@ async fn an_undecodable_path_parameter_answers_the_envelope_on_every_route() {
     }
     assert!(checked >= 12, "the loop reached the routes with path parameters ({checked})");
 }
+
+/// Issue 14: a path id is parsed into its typed id before any query, and one of the wrong kind
+/// (a transfer's id where an account's belongs, garbage) is 404 like an id that names nothing —
+/// on every route with an `{id}`, whatever the kind. The answer says which kind was not found.
+#[tokio::test]
+async fn an_id_of_the_wrong_kind_is_404_on_every_route() {
+    let app = TestApp::spawn().await;
+    let o = app.owner().await;
+    let t = app.live_token(&o.monimeer).await;
+    let mut checked = 0;
+    for spec in route_table().into_iter().filter(|s| s.path.contains("{id}")) {
+        let right_prefix = spec.path.split('/').nth(2).unwrap();
+        for wrong in ["spc-abc123", "fac-abc123", "tok-abc123", "xyz", "fac-", "mmr-abc 123"] {
+            let wrong_kind = match right_prefix {
+                "financial-accounts" => !wrong.starts_with("fac-") || wrong == "fac-",
+                _ => true,
+            };
+            if !wrong_kind {
+                continue;
+            }
+            let path = spec.path.replace("{id}", &wrong.replace(' ', "%20"));
+            let method = reqwest::Method::from_bytes(spec.method.as_str().as_bytes()).unwrap();
+            let mut req = app.req(method, &path, &t, &o.space).header("Idempotency-Key", idem_key());
+            // A body the operation accepts, so that only the id can be wrong.
+            if spec.method == axum::http::Method::PATCH {
+                let body = if right_prefix == "space-members" {
+                    serde_json::json!({"role": "viewer"})
+                } else {
+                    serde_json::json!({})
+                };
+                req = req.json(&body);
+            }
+            let res = req.send().await.expect("request");
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap();
+            let err = assert_error(status, &body, 404, "not_found");
+            assert!(err["message"].as_str().unwrap().ends_with("not found"), "{} {path}: {body}", spec.method);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 11, "the loop reached the routes with an id ({checked})");
+}
