@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use openmonime_http::client_ip::ClientIpHeader;
 use openmonime_http::ratelimit::PerEnvironment;
 use openmonime_http::ServerConfig;
+use openmonime_store::secret_url::SecretUrl;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,7 +18,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct DatabaseArgs {
     /// Database URL: `sqlite:PATH` (default `sqlite:openmonime.db`) or `postgres://…`.
     #[arg(long, env = "OPENMONIME_DATABASE_URL", global = true)]
-    pub database: Option<String>,
+    pub database: Option<SecretUrl>,
     /// TOML configuration file.
     #[arg(long, env = "OPENMONIME_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -51,7 +52,7 @@ pub struct ServeArgs {
     pub body_limit: Option<usize>,
     /// Redis URL: rate limits then hold across every node sharing it.
     #[arg(long, env = "OPENMONIME_REDIS_URL")]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// `on` (default) or `off`: turn every rate limit off (load tests, trusted networks).
     #[arg(long, env = "OPENMONIME_RATE_LIMITS")]
     pub rate_limits: Option<String>,
@@ -118,7 +119,7 @@ impl FileDuration {
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
-    database: Option<String>,
+    database: Option<SecretUrl>,
     log_format: Option<String>,
     listen: Option<String>,
     public_url: Option<String>,
@@ -127,7 +128,7 @@ pub struct FileConfig {
     trusted_proxies: Vec<IpNet>,
     client_ip_header: Option<String>,
     body_limit: Option<usize>,
-    redis_url: Option<String>,
+    redis_url: Option<SecretUrl>,
     rate_limits: Option<String>,
     rate_limit_token: Option<String>,
     rate_limit_space: Option<String>,
@@ -151,7 +152,7 @@ fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
 }
 
 pub struct DatabaseSettings {
-    pub database: String,
+    pub database: SecretUrl,
     pub log_format: String,
 }
 
@@ -159,14 +160,14 @@ impl DatabaseArgs {
     pub fn resolve(&self) -> Result<DatabaseSettings, String> {
         let file = load_file(&self.config)?;
         Ok(DatabaseSettings {
-            database: self.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            database: self.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),
             log_format: self.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
         })
     }
 }
 
 pub struct ServeSettings {
-    pub database: String,
+    pub database: SecretUrl,
     pub log_format: String,
     pub listen: String,
     pub geoip_db: Option<PathBuf>,
@@ -225,7 +226,7 @@ impl ServeArgs {
             None => {}
         }
         Ok(ServeSettings {
-            database: self.db.database.clone().or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            database: self.db.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),
             log_format: self.db.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
             listen,
             geoip_db: self.geoip_db.clone().or(file.geoip_db),
@@ -265,5 +266,37 @@ mod tests {
         for bad in ["", "0", "0s", "s", "1h", "-1s", "1.5s", "99999999999999999999m"] {
             assert!(duration("f", bad).is_err(), "{bad}");
         }
+    }
+
+    /// Settings that hold a credential-bearing URL can be logged or printed: their `Debug` shows
+    /// the URL without its password, from flags and from the file alike.
+    #[test]
+    fn settings_never_show_a_password_in_debug() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            serve: super::ServeArgs,
+        }
+        let cli = Cli::parse_from([
+            "openmonime",
+            "--database",
+            "postgres://app:s3cr3t@db/openmonime",
+            "--redis-url",
+            "redis://:hunter2@cache:6379",
+        ]);
+        let file: super::FileConfig =
+            toml::from_str("database = \"postgres://app:s3cr3t@db/x\"\nredis-url = \"redis://:hunter2@c\"").unwrap();
+        let settings =
+            super::DatabaseArgs { database: Some("postgres://app:s3cr3t@db/x".into()), config: None, log_format: None }
+                .resolve()
+                .unwrap();
+        let limits = cli.serve.resolve().unwrap().server.rate_limits;
+        for text in [format!("{cli:?}"), format!("{file:?}"), format!("{:?}", settings.database), format!("{limits:?}")]
+        {
+            assert!(!text.contains("s3cr3t") && !text.contains("hunter2"), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
+        assert_eq!(settings.database.expose(), "postgres://app:s3cr3t@db/x");
     }
 }

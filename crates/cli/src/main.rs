@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => {
                 let settings = args.resolve()?;
                 let _logging = config::init_logging(&settings.log_format);
-                let store = Store::open(&settings.database, StoreOptions::default())
+                let store = Store::open(settings.database.expose(), StoreOptions::default())
                     .await
                     .map_err(|e| format!("migration failed: {e}"))?;
                 store.close().await;
@@ -79,7 +79,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Installed before the port opens: a SIGTERM that arrives as soon as the server is reachable
     // must already mean "drain and exit 0", not the default kill.
     let shutdown = shutdown_signal();
-    let store = Store::open(&settings.database, StoreOptions::default())
+    let store = Store::open(settings.database.expose(), StoreOptions::default())
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
     quickstart::ensure(&store, &settings.server.public_url, &settings.log_format)

@@ -46,7 +46,7 @@ pub struct RateLimits {
     /// Failed authentications per client IP per minute.
     pub auth_failures_per_minute: u32,
     /// Redis for cluster-wide limits; `None` limits each node on its own.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<openmonime_store::secret_url::SecretUrl>,
 }
 
 impl Default for RateLimits {
@@ -193,7 +193,7 @@ impl Limiter {
         let Some(url) = self.config.redis_url.clone().filter(|_| self.config.enabled) else { return };
         let mut warned = false;
         loop {
-            match Self::connect(&url).await {
+            match Self::connect(url.expose()).await {
                 Ok(connection) => {
                     let cluster = Cluster {
                         connection,

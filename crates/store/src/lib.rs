@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod ledger;
 pub mod management;
+pub mod secret_url;
 
 pub use backend::{Backend, Store};
 pub use error::StoreError;

@@ -73,7 +73,7 @@ impl From<Value> for Outcome {
 
 pub async fn run(args: AdminArgs) -> Result<(), String> {
     let settings = args.db.resolve()?;
-    let store = Store::open(&settings.database, StoreOptions { max_connections: 2, ..StoreOptions::default() })
+    let store = Store::open(settings.database.expose(), StoreOptions { max_connections: 2, ..StoreOptions::default() })
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
     let result = execute(&store, args.command).await;
