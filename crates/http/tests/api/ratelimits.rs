@@ -196,7 +196,7 @@ fn redis_or_skip(test: &str) -> Option<TempRedis> {
 
 fn clustered(redis: &TempRedis, endpoint: PerEnvironment) -> ServerConfig {
     let mut config = limits(OFF, OFF, endpoint);
-    config.rate_limits.redis_url = Some(redis.url());
+    config.rate_limits.redis_url = Some(redis.url().into());
     config
 }
 
