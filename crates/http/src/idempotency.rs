@@ -7,7 +7,7 @@ use crate::openapi::{schema_for, Describe, Operation};
 use crate::wire::RequestChecksum;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use openmonime_store::{IdempotencyClaim, Outcome};
 use schemars::{JsonSchema, SchemaGenerator};
@@ -43,13 +43,23 @@ impl Describe for Idempotent {
 }
 
 impl Idempotent {
-    /// The claim the store honours, for this caller.
+    /// The claim the store honours, for this caller: a key of 1..=64 visible characters.
     pub fn claim(&self, caller: &Caller) -> ApiResult<IdempotencyClaim> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &self.key {
-            headers.insert("idempotency-key", key.clone());
-        }
-        claim(&headers, caller, &self.checksum)
+        let raw = self.key.as_ref().ok_or_else(|| {
+            ApiError::bad_request("idempotency_key_missing", "creating requests need an `Idempotency-Key` header")
+        })?;
+        let key =
+            raw.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN).ok_or_else(|| {
+                ApiError::bad_request(
+                    "idempotency_key_invalid",
+                    format!("`Idempotency-Key` must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+                )
+            })?;
+        Ok(IdempotencyClaim {
+            monimeer_id: caller.token.token.monimeer_id.clone(),
+            key: key.to_owned(),
+            fingerprint: self.checksum.0.clone(),
+        })
     }
 }
 
@@ -82,23 +92,4 @@ impl<T: JsonSchema> Describe for Replayable<T> {
     fn describe(operation: &mut Operation, generator: &mut SchemaGenerator) {
         operation.answer = Some(schema_for::<T>(generator));
     }
-}
-
-/// Requires a key of 1..=64 visible characters.
-fn claim(headers: &HeaderMap, caller: &Caller, checksum: &RequestChecksum) -> ApiResult<IdempotencyClaim> {
-    let raw = headers.get("idempotency-key").ok_or_else(|| {
-        ApiError::bad_request("idempotency_key_missing", "creating requests need an `Idempotency-Key` header")
-    })?;
-    let key =
-        raw.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN).ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotency_key_invalid",
-                format!("`Idempotency-Key` must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
-            )
-        })?;
-    Ok(IdempotencyClaim {
-        monimeer_id: caller.token.token.monimeer_id.clone(),
-        key: key.to_owned(),
-        fingerprint: checksum.0.clone(),
-    })
 }
