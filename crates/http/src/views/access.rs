@@ -13,8 +13,9 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
 
-/// An access token, without its secret (except in the create and rotate answers).
-#[derive(Debug, Serialize, JsonSchema)]
+/// An access token, without its secret (except in the create and rotate answers). No `Debug`:
+/// a view holding the secret must not be printable into a log.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = open)]
 pub struct AccessToken {
@@ -90,7 +91,7 @@ impl AccessToken {
 }
 
 /// `GET /v1/me`.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 #[schemars(transform = open)]
 pub struct Me {
     #[schemars(schema_with = "object")]
