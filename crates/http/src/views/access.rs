@@ -13,8 +13,8 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
 
-/// An access token, without its secret (except in the create and rotate answers). No `Debug`:
-/// a view holding the secret must not be printable into a log.
+// No `Debug`: a view holding the secret must not be printable into a log.
+/// An access token, without its secret (except in the create and rotate answers).
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = open)]
