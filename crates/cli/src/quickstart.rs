@@ -12,6 +12,7 @@ use openmonime_domain::entities::NewAccessToken;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::{time_fmt, token, Environment};
+use openmonime_store::journal::Actor;
 use openmonime_store::{Store, StoreError};
 
 /// Lifetime of the quick-start token: short, because it is printed to a terminal.
@@ -23,7 +24,7 @@ pub async fn ensure(store: &Store, base_url: &str, log_format: &str) -> Result<(
         return Ok(());
     }
     let owner = store.create_monimeer("Quick-start owner", None).await?;
-    let space = store.create_space("Quick-start Space", &owner.id).await?;
+    let space = store.create_space("Quick-start Space", &owner.id, &Actor::Operator).await?;
     if log_format == "json" {
         // The command names no database: the operator runs it with the `--database` they gave
         // `serve`, which may carry a password and so is not repeated into the log.
@@ -54,7 +55,7 @@ pub async fn ensure(store: &Store, base_url: &str, log_format: &str) -> Result<(
         api_version: ApiVersion::LATEST,
         created_by: None,
     };
-    let stored = store.create_token(&new, &minted.hash, &minted.hint).await?;
+    let stored = store.create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await?;
     println!("openmonime quick-start (shown once; this database was empty):");
     println!("  Monimeer (owner): {}", owner.id);
     println!("  Space:            {}", space.id);

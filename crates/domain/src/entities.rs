@@ -95,6 +95,27 @@ impl Default for SpacePolicy {
     }
 }
 
+/// A change to some of a policy's fields; the others keep their current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyPatch {
+    /// `Some(None)` lifts the limit.
+    pub max_token_lifetime_seconds: Option<Option<i64>>,
+    pub allow_unbound_tokens: Option<bool>,
+}
+
+impl PolicyPatch {
+    /// The policy with this patch's fields replaced.
+    pub fn apply(self, mut policy: SpacePolicy) -> SpacePolicy {
+        if let Some(max) = self.max_token_lifetime_seconds {
+            policy.max_token_lifetime_seconds = max;
+        }
+        if let Some(allow) = self.allow_unbound_tokens {
+            policy.allow_unbound_tokens = allow;
+        }
+        policy
+    }
+}
+
 /// What a token creation asks for (the secret and its hash are minted by the caller).
 #[derive(Debug, Clone)]
 pub struct NewAccessToken {

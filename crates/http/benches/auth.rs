@@ -35,7 +35,8 @@ fn headers(token: &str, space: &str) -> HeaderMap {
 /// A Monimeer owning a Space, and a test token with every permission bound to it.
 async fn fixture(store: &Store) -> (String, String) {
     let owner = store.create_monimeer("Bench owner", None).await.expect("monimeer");
-    let space = store.create_space("Bench Space", &owner.id).await.expect("space");
+    let space =
+        store.create_space("Bench Space", &owner.id, &openmonime_store::journal::Actor::Operator).await.expect("space");
     let minted = token::generate(Environment::Test);
     let new = NewAccessToken {
         monimeer_id: owner.id.clone(),
@@ -48,7 +49,10 @@ async fn fixture(store: &Store) -> (String, String) {
         api_version: ApiVersion::LATEST,
         created_by: None,
     };
-    store.create_token(&new, &minted.hash, &minted.hint).await.expect("token");
+    store
+        .create_token(&new, &minted.hash, &minted.hint, &openmonime_store::journal::Actor::Operator)
+        .await
+        .expect("token");
     (minted.plaintext.expose().to_owned(), space.id.to_string())
 }
 

@@ -113,7 +113,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::not_found("object"),
-            StoreError::Conflict(reason) => ApiError::new(StatusCode::CONFLICT, reason, conflict_message(reason)),
+            StoreError::Conflict(conflict) => {
+                ApiError::new(StatusCode::CONFLICT, conflict.reason(), conflict.message())
+            }
             StoreError::Refused(refusal) => refusal.into(),
             StoreError::IdempotencyKeyInUse => ApiError::new(
                 StatusCode::CONFLICT,
@@ -136,19 +138,5 @@ impl From<StoreError> for ApiError {
                 ApiError::internal()
             }
         }
-    }
-}
-
-fn conflict_message(reason: &str) -> &'static str {
-    match reason {
-        "reference_in_use" => "another financial account in this Space and environment already has this reference",
-        "transfer_not_pending" => "only a pending transfer can be deleted; this one has already settled",
-        "last_owner" => "a Space must keep at least one owner",
-        "already_a_member" => "the Monimeer is already a member of this Space",
-        "role_unknown" => "no role with this name exists in the Space",
-        "monimeer_offboarded" => "the Monimeer has been offboarded",
-        "token_already_revoked" => "the token was already revoked",
-        "balance_overflow" => "the balance would overflow",
-        _ => "the request conflicts with the current state",
     }
 }

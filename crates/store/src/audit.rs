@@ -127,7 +127,7 @@ impl Store {
         .bind(page.limit as i64 + 1)
         .fetch_all(&self.pool)
         .await?;
-        crate::ledger::page_of(rows, page.limit, record_from_row)
+        crate::page_of(rows, page.limit, record_from_row)
     }
 
     /// The changes to `monimeer`'s tokens of `environment` (bound to `within`, when given),
@@ -152,6 +152,6 @@ impl Store {
         .bind(page.limit as i64 + 1)
         .fetch_all(&self.pool)
         .await?;
-        crate::ledger::page_of(rows, page.limit, record_from_row)
+        crate::page_of(rows, page.limit, record_from_row)
     }
 }

@@ -9,10 +9,10 @@ pub enum StoreError {
     /// The object does not exist in the given scope.
     #[error("not found")]
     NotFound,
-    /// The write would break a rule (a duplicate reference, the last owner leaving, …). The word
-    /// is the stable `reason` the API reports.
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// The write would break a rule of the current state (a duplicate reference, the last owner
+    /// leaving, …).
+    #[error("conflict: {}", .0.reason())]
+    Conflict(Conflict),
     /// The request's own authority does not cover the change (decided inside the write, against
     /// the state the write changes).
     #[error("refused: {}", .0.reason())]
@@ -32,6 +32,97 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Why a write conflicts with the state it would change: each has the stable `reason` the API
+/// reports and its own message, which the API and the admin CLI both show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another financial account in the Space and environment has the reference.
+    ReferenceInUse,
+    /// Only a pending transfer can be deleted.
+    TransferNotPending,
+    /// An adjustment must move a positive amount.
+    AmountNotPositive,
+    /// The balance would leave the 64-bit range.
+    BalanceOverflow,
+    /// A role with the name exists in the Space.
+    RoleExists,
+    /// A built-in role cannot be changed or deleted.
+    RoleBuiltin,
+    /// A role some member holds cannot be deleted.
+    RoleInUse,
+    /// No role with the name exists in the Space.
+    RoleUnknown,
+    /// The token was revoked before.
+    TokenAlreadyRevoked,
+    /// The Monimeer has been offboarded.
+    MonimeerOffboarded,
+    /// The Monimeer was offboarded before.
+    MonimeerAlreadyOffboarded,
+    /// The change would leave the Space without an owner.
+    LastOwner,
+    /// The Monimeer is a member of the Space already.
+    AlreadyAMember,
+}
+
+impl Conflict {
+    /// Every conflict, for tests that check each has its own reason and message.
+    pub const ALL: [Conflict; 13] = [
+        Conflict::ReferenceInUse,
+        Conflict::TransferNotPending,
+        Conflict::AmountNotPositive,
+        Conflict::BalanceOverflow,
+        Conflict::RoleExists,
+        Conflict::RoleBuiltin,
+        Conflict::RoleInUse,
+        Conflict::RoleUnknown,
+        Conflict::TokenAlreadyRevoked,
+        Conflict::MonimeerOffboarded,
+        Conflict::MonimeerAlreadyOffboarded,
+        Conflict::LastOwner,
+        Conflict::AlreadyAMember,
+    ];
+
+    /// The stable word the API reports as the error's `reason`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Conflict::ReferenceInUse => "reference_in_use",
+            Conflict::TransferNotPending => "transfer_not_pending",
+            Conflict::AmountNotPositive => "amount_not_positive",
+            Conflict::BalanceOverflow => "balance_overflow",
+            Conflict::RoleExists => "role_exists",
+            Conflict::RoleBuiltin => "role_builtin",
+            Conflict::RoleInUse => "role_in_use",
+            Conflict::RoleUnknown => "role_unknown",
+            Conflict::TokenAlreadyRevoked => "token_already_revoked",
+            Conflict::MonimeerOffboarded => "monimeer_offboarded",
+            Conflict::MonimeerAlreadyOffboarded => "monimeer_already_offboarded",
+            Conflict::LastOwner => "last_owner",
+            Conflict::AlreadyAMember => "already_a_member",
+        }
+    }
+
+    /// What a person reads: what conflicts and, where there is one, what to do instead.
+    pub fn message(self) -> &'static str {
+        match self {
+            Conflict::ReferenceInUse => {
+                "another financial account in this Space and environment already has this reference"
+            }
+            Conflict::TransferNotPending => "only a pending transfer can be deleted; this one has already settled",
+            Conflict::AmountNotPositive => "the amount must be greater than zero",
+            Conflict::BalanceOverflow => "the balance would overflow",
+            Conflict::RoleExists => "a role with this name already exists in the Space; choose another name",
+            Conflict::RoleBuiltin => "a built-in role cannot be changed or deleted; create a custom role instead",
+            Conflict::RoleInUse => "members still hold this role; give them another role before deleting it",
+            Conflict::RoleUnknown => "no role with this name exists in the Space",
+            Conflict::TokenAlreadyRevoked => "the token was already revoked",
+            Conflict::MonimeerOffboarded => "the Monimeer has been offboarded",
+            Conflict::MonimeerAlreadyOffboarded => "the Monimeer was already offboarded",
+            Conflict::LastOwner => "a Space must keep at least one owner",
+            Conflict::AlreadyAMember => "the Monimeer is already a member of this Space",
+        }
+    }
+}
+
 impl StoreError {
     /// True when the database refused a write because a unique constraint was hit.
     pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -43,3 +134,18 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::Conflict;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_conflict_has_its_own_reason_and_message() {
+        let reasons: HashSet<_> = Conflict::ALL.iter().map(|c| c.reason()).collect();
+        let messages: HashSet<_> = Conflict::ALL.iter().map(|c| c.message()).collect();
+        assert_eq!(reasons.len(), Conflict::ALL.len());
+        assert_eq!(messages.len(), Conflict::ALL.len());
+        assert!(reasons.iter().all(|r| r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    }
+}

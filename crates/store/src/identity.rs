@@ -3,11 +3,12 @@
 
 use crate::backend::{Store, WriteTx};
 use crate::codec::*;
-use crate::error::{StoreError, StoreResult};
+use crate::error::{Conflict, StoreError, StoreResult};
+use crate::journal::{self, Actor, Change};
 use crate::ledger;
 use ipnet::IpNet;
 use openmonime_domain::entities::*;
-use openmonime_domain::grant::{Authority, Grantable};
+use openmonime_domain::grant::Grantable;
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::role::BuiltinRole;
@@ -153,7 +154,7 @@ pub(crate) async fn insert_token(
         .await?
         .ok_or(StoreError::NotFound)?;
     if opt_time(&owner, "offboarded_at")?.is_some() {
-        return Err(StoreError::Conflict("monimeer_offboarded"));
+        return Err(StoreError::Conflict(Conflict::MonimeerOffboarded));
     }
     if let Some(space) = &token.space_id {
         // Binding needs membership: a Space one does not belong to and a Space that does not
@@ -187,6 +188,38 @@ pub(crate) async fn insert_token(
     .execute(&mut *tx.tx)
     .await?;
     Ok(token)
+}
+
+/// A membership change, as the log records it: in the Space, for both environments.
+fn member_change<'a>(
+    space: &'a SpaceId,
+    monimeer: &'a MonimeerId,
+    action: &'a str,
+    detail: serde_json::Value,
+) -> Change<'a> {
+    Change { space: Some(space), environment: None, action, subject: monimeer.as_str(), detail }
+}
+
+/// A token change, as the log records it: in the token's Space (or the one the request named,
+/// for an unbound token) and environment.
+pub(crate) fn token_change<'a>(
+    token: &'a AccessToken,
+    actor: &Actor<'a>,
+    action: &'a str,
+    detail: serde_json::Value,
+) -> Change<'a> {
+    Change {
+        space: token.space_id.as_ref().or(actor.space()),
+        environment: Some(token.environment),
+        action,
+        subject: token.id.as_str(),
+        detail,
+    }
+}
+
+/// Whether a role name is the owner role.
+fn is_owner(role: &str) -> bool {
+    BuiltinRole::parse(role) == Some(BuiltinRole::Owner)
 }
 
 /// Appends to the change feed inside the caller's transaction.
@@ -236,7 +269,7 @@ impl Store {
     }
 
     /// Offboards a Monimeer: every token they own stops working on the next request.
-    pub async fn offboard_monimeer(&self, id: &MonimeerId) -> StoreResult<Monimeer> {
+    pub async fn offboard_monimeer(&self, id: &MonimeerId, actor: &Actor<'_>) -> StoreResult<Monimeer> {
         let mut tx = self.begin_write().await?;
         // Offboarding a Space's last active owner would leave it ungoverned: refused, under the
         // same per-Space lock that member changes take (in id order, so two offboardings cannot
@@ -262,12 +295,20 @@ impl Store {
                 .fetch_optional(&mut *tx.tx)
                 .await?;
             return Err(if exists.is_some() {
-                StoreError::Conflict("monimeer_already_offboarded")
+                StoreError::Conflict(Conflict::MonimeerAlreadyOffboarded)
             } else {
                 StoreError::NotFound
             });
         }
         record_change(&mut tx, &AuthChange::Monimeer(id.clone())).await?;
+        let change = Change {
+            space: None,
+            environment: None,
+            action: "monimeer.offboard",
+            subject: id.as_str(),
+            detail: serde_json::json!({}),
+        };
+        journal::record(&mut tx, actor, change).await?;
         tx.commit().await?;
         self.get_monimeer(id).await
     }
@@ -280,7 +321,7 @@ impl Store {
 
     /// Creates a Space with `owner` as its first owner and a default `main` SLE account in each
     /// environment, atomically.
-    pub async fn create_space(&self, name: &str, owner: &MonimeerId) -> StoreResult<Space> {
+    pub async fn create_space(&self, name: &str, owner: &MonimeerId, actor: &Actor<'_>) -> StoreResult<Space> {
         let space = Space { id: SpaceId::generate(), name: name.to_owned(), created_at: time_fmt::now() };
         let mut tx = self.begin_write().await?;
         let owner_ok = sqlx::query("SELECT 1 FROM monimeers WHERE id = $1 AND offboarded_at IS NULL")
@@ -308,6 +349,14 @@ impl Store {
             ledger::insert_main_account(&mut tx, &tenant).await?;
         }
         record_change(&mut tx, &AuthChange::Membership(space.id.clone(), owner.clone())).await?;
+        let change = Change {
+            space: Some(&space.id),
+            environment: None,
+            action: "space.create",
+            subject: space.id.as_str(),
+            detail: serde_json::json!({"owner": owner}),
+        };
+        journal::record(&mut tx, actor, change).await?;
         tx.commit().await?;
         Ok(space)
     }
@@ -434,29 +483,25 @@ impl Store {
     /// Refuses a change that would leave the Space without an active owner.
     async fn keep_an_owner(tx: &mut WriteTx, space: &SpaceId, losing_active_owner: bool) -> StoreResult<()> {
         if losing_active_owner && Self::active_owner_count(tx, space).await? <= 1 {
-            return Err(StoreError::Conflict("last_owner"));
+            return Err(StoreError::Conflict(Conflict::LastOwner));
         }
         Ok(())
     }
 
-    /// Adds an existing Monimeer to a Space with a role (as the operator).
-    pub async fn add_member(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
-        self.add_member_by(space, monimeer, role, None).await
-    }
-
-    /// Adds a member; `by` is the requesting token's authority (`None`: the operator), checked
-    /// inside the write against the role as it is now.
-    pub async fn add_member_by(
+    /// Adds an existing Monimeer to a Space with a role; a request's authority is checked inside
+    /// the write against the role as it is now.
+    pub async fn add_member(
         &self,
         space: &SpaceId,
         monimeer: &MonimeerId,
         role: &str,
-        by: Option<&Authority>,
+        actor: &Actor<'_>,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
         Self::lock_space(&mut tx, space).await?;
-        let granted = Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict("role_unknown"))?;
-        if let Some(by) = by {
+        let granted =
+            Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict(Conflict::RoleUnknown))?;
+        if let Some(by) = actor.authority() {
             by.change_member(None, Some(granted), false).map_err(StoreError::Refused)?;
         }
         let person = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
@@ -465,10 +510,10 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         if opt_time(&person, "offboarded_at")?.is_some() {
-            return Err(StoreError::Conflict("monimeer_offboarded"));
+            return Err(StoreError::Conflict(Conflict::MonimeerOffboarded));
         }
         if Self::current_role(&mut tx, space, monimeer).await?.is_some() {
-            return Err(StoreError::Conflict("already_a_member"));
+            return Err(StoreError::Conflict(Conflict::AlreadyAMember));
         }
         let inserted =
             sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
@@ -480,36 +525,37 @@ impl Store {
                 .await;
         match inserted {
             // Another transaction added the same person first (a Space's lock makes this rare).
-            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("already_a_member")),
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::AlreadyAMember))
+            }
             other => other?,
         };
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
+        let detail = serde_json::json!({"role": role});
+        journal::record(&mut tx, actor, member_change(space, monimeer, "member.add", detail)).await?;
         tx.commit().await?;
         Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
     }
 
-    /// Changes a member's role (as the operator); the last active owner cannot be demoted.
-    pub async fn set_member_role(&self, space: &SpaceId, monimeer: &MonimeerId, role: &str) -> StoreResult<Membership> {
-        self.set_member_role_by(space, monimeer, role, None).await.map(|(m, _)| m)
-    }
-
-    /// Changes a member's role; returns the membership and the role it had.
-    pub async fn set_member_role_by(
+    /// Changes a member's role; the last active owner cannot be demoted.
+    pub async fn set_member_role(
         &self,
         space: &SpaceId,
         monimeer: &MonimeerId,
         role: &str,
-        by: Option<&Authority>,
-    ) -> StoreResult<(Membership, String)> {
+        actor: &Actor<'_>,
+    ) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
         Self::lock_space(&mut tx, space).await?;
         let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
-        let granted = Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict("role_unknown"))?;
-        if let Some(by) = by {
+        let granted =
+            Self::grantable(&mut tx, space, role).await?.ok_or(StoreError::Conflict(Conflict::RoleUnknown))?;
+        if let Some(by) = actor.authority() {
             let had = Self::held(&mut tx, space, &current).await?;
             by.change_member(Some(had), Some(granted), false).map_err(StoreError::Refused)?;
         }
-        Self::keep_an_owner(&mut tx, space, current == "owner" && role != "owner" && active).await?;
+        let (was_owner, stays_owner) = (is_owner(&current), is_owner(role));
+        Self::keep_an_owner(&mut tx, space, was_owner && !stays_owner && active).await?;
         sqlx::query("UPDATE memberships SET role = $1 WHERE space_id = $2 AND monimeer_id = $3")
             .bind(role)
             .bind(space.as_str())
@@ -517,45 +563,46 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
+        let detail = serde_json::json!({"from": current, "to": role});
+        journal::record(&mut tx, actor, member_change(space, monimeer, "member.set_role", detail)).await?;
         tx.commit().await?;
-        Ok((Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() }, current))
+        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
     }
 
-    /// Removes a member (as the operator); the last active owner cannot leave.
-    pub async fn remove_member(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<()> {
-        self.remove_member_by(space, monimeer, None).await.map(|_| ())
-    }
-
-    /// Removes a member; returns the role they had. Leaving oneself needs no authority over one's
-    /// own role, but still a live, active token.
-    pub async fn remove_member_by(
-        &self,
-        space: &SpaceId,
-        monimeer: &MonimeerId,
-        by: Option<(&Authority, &MonimeerId)>,
-    ) -> StoreResult<String> {
+    /// Removes a member; the last active owner cannot leave. Leaving oneself needs no authority
+    /// over one's own role, but still a live, active token.
+    pub async fn remove_member(&self, space: &SpaceId, monimeer: &MonimeerId, actor: &Actor<'_>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         Self::lock_space(&mut tx, space).await?;
         let (current, active) = Self::current_role(&mut tx, space, monimeer).await?.ok_or(StoreError::NotFound)?;
-        if let Some((by, caller)) = by {
+        if let Some(by) = actor.authority() {
             let had = Self::held(&mut tx, space, &current).await?;
-            by.change_member(Some(had), None, caller == monimeer).map_err(StoreError::Refused)?;
+            by.change_member(Some(had), None, actor.monimeer() == Some(monimeer)).map_err(StoreError::Refused)?;
         }
-        Self::keep_an_owner(&mut tx, space, current == "owner" && active).await?;
+        Self::keep_an_owner(&mut tx, space, is_owner(&current) && active).await?;
         sqlx::query("DELETE FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
             .bind(space.as_str())
             .bind(monimeer.as_str())
             .execute(&mut *tx.tx)
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
-        tx.commit().await?;
-        Ok(current)
+        let detail = serde_json::json!({"role": current});
+        journal::record(&mut tx, actor, member_change(space, monimeer, "member.remove", detail)).await?;
+        tx.commit().await
     }
 
     /// Stores a new token (its hash only) for an active Monimeer.
-    pub async fn create_token(&self, new: &NewAccessToken, hash: &TokenHash, hint: &str) -> StoreResult<AccessToken> {
+    pub async fn create_token(
+        &self,
+        new: &NewAccessToken,
+        hash: &TokenHash,
+        hint: &str,
+        actor: &Actor<'_>,
+    ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
         let token = insert_token(&mut tx, new, hash, hint).await?;
+        let detail = serde_json::json!({"name": token.name, "monimeer": token.monimeer_id});
+        journal::record(&mut tx, actor, token_change(&token, actor, "token.create", detail)).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -586,15 +633,23 @@ impl Store {
 
     /// Stops a token now: an active one, or one still in its rotation grace (a leaked token
     /// that was rotated must be stoppable before its grace ends).
-    pub async fn revoke_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
-        self.revoke_lineage(id, false).await.map(|(token, _)| token)
+    pub async fn revoke_token(&self, id: &TokenId, actor: &Actor<'_>) -> StoreResult<AccessToken> {
+        self.revoke_lineage(id, false, actor).await.map(|(token, _)| token)
     }
 
     /// Stops a token and, with `descendants`, every token minted by it or by its descendants
     /// (children and the successors of rotations it made), in one transaction. Returns the token
     /// and the descendants that were stopped by this call.
-    pub async fn revoke_lineage(&self, id: &TokenId, descendants: bool) -> StoreResult<(AccessToken, Vec<TokenId>)> {
+    pub async fn revoke_lineage(
+        &self,
+        id: &TokenId,
+        descendants: bool,
+        actor: &Actor<'_>,
+    ) -> StoreResult<(AccessToken, Vec<TokenId>)> {
         let mut tx = self.begin_write().await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1");
+        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
+        let token = token_from_row(&row.ok_or(StoreError::NotFound)?)?;
         let now = micros(time_fmt::now());
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
@@ -604,15 +659,7 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM access_tokens WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx.tx)
-                .await?;
-            return Err(if exists.is_some() {
-                StoreError::Conflict("token_already_revoked")
-            } else {
-                StoreError::NotFound
-            });
+            return Err(StoreError::Conflict(Conflict::TokenAlreadyRevoked));
         }
         record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
         let mut stopped = Vec::new();
@@ -639,6 +686,8 @@ impl Store {
                 stopped.push(child);
             }
         }
+        let detail = serde_json::json!({"name": token.name, "monimeer": token.monimeer_id, "descendants": stopped});
+        journal::record(&mut tx, actor, token_change(&token, actor, "token.revoke", detail)).await?;
         tx.commit().await?;
         Ok((self.get_token(id).await?, stopped))
     }

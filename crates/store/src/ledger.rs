@@ -5,12 +5,12 @@
 //! (`balance = balance - $a WHERE balance >= $a`), taken in ascending account-id order inside one
 //! transaction, so concurrent transfers never lose an update, never overdraw, and never deadlock.
 
-use crate::audit::{insert_audit, AuditEvent};
 use crate::backend::{Backend, Store, WriteTx};
 use crate::codec::*;
-use crate::error::{StoreError, StoreResult};
+use crate::error::{Conflict, StoreError, StoreResult};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
-use crate::{Page, PageRequest};
+use crate::journal::{self, Actor, Change};
+use crate::{page_of, Page, PageRequest};
 use openmonime_domain::entities::*;
 use openmonime_domain::ids::*;
 use openmonime_domain::money::{Currency, Money};
@@ -180,15 +180,6 @@ fn transfer_from_row(row: &AnyRow) -> StoreResult<InternalTransfer> {
     })
 }
 
-/// Turns rows fetched with `LIMIT limit + 1` into a page.
-pub(crate) fn page_of<T>(rows: Vec<AnyRow>, limit: u32, decode: fn(&AnyRow) -> StoreResult<T>) -> StoreResult<Page<T>> {
-    let limit = limit as usize;
-    let has_more = rows.len() > limit;
-    let rows = &rows[..rows.len().min(limit)];
-    let next_after = if has_more { rows.last().map(|r| int(r, "seq")).transpose()? } else { None };
-    Ok(Page { items: rows.iter().map(decode).collect::<StoreResult<_>>()?, next_after })
-}
-
 async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> StoreResult<FinancialAccount> {
     let uvan = loop {
         let candidate = uvan::generate();
@@ -229,7 +220,7 @@ async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> 
     .execute(&mut *tx.tx)
     .await;
     match result {
-        Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict("reference_in_use")),
+        Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(Conflict::ReferenceInUse)),
         other => other.map(|_| account).map_err(Into::into),
     }
 }
@@ -448,7 +439,9 @@ impl Store {
         .fetch_one(&mut *tx.tx)
         .await;
         match result {
-            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("reference_in_use")),
+            Err(e) if StoreError::is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::ReferenceInUse))
+            }
             Err(e) => return Err(e.into()),
             // The balance may have moved since the read; report the current one.
             Ok(row) => account.balance = int(&row, "balance")?,
@@ -721,7 +714,7 @@ impl Store {
                 .await?
                 .ok_or(StoreError::NotFound)?;
         if text(&row, "status")? != TransferStatus::Pending.as_str() {
-            return Err(StoreError::Conflict("transfer_not_pending"));
+            return Err(StoreError::Conflict(Conflict::TransferNotPending));
         }
         sqlx::query("DELETE FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3 AND status = 'pending'")
             .bind(id)
@@ -740,10 +733,10 @@ impl Store {
         account: &FinancialAccountId,
         amount: i64,
         reference: Option<&str>,
-        actor: &str,
+        actor: &Actor<'_>,
     ) -> StoreResult<FinancialTransaction> {
         if amount <= 0 {
-            return Err(StoreError::Conflict("amount_not_positive"));
+            return Err(StoreError::Conflict(Conflict::AmountNotPositive));
         }
         let mut tx = self.begin_write().await?;
         let acct =
@@ -760,7 +753,7 @@ impl Store {
         let reference = reference.map(str::to_owned).unwrap_or_else(new_transaction_reference);
         let after = apply_delta(&mut tx.tx, tenant, account, amount, now_us)
             .await?
-            .ok_or(StoreError::Conflict("balance_overflow"))?;
+            .ok_or(StoreError::Conflict(Conflict::BalanceOverflow))?;
         sqlx::query(
             "INSERT INTO ledger_adjustments (id, space_id, environment, account_id, amount, reference, actor, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -771,7 +764,7 @@ impl Store {
         .bind(account.as_str())
         .bind(amount)
         .bind(&reference)
-        .bind(actor)
+        .bind(actor.name())
         .bind(now_us)
         .execute(&mut *tx.tx)
         .await?;
@@ -779,19 +772,14 @@ impl Store {
         insert_entries(&mut tx.tx, tenant, &[(account, EntryKind::Credit, after)], money, &reference, &owner, now_us)
             .await?;
         let detail = serde_json::json!({"account": account.as_str(), "amount": amount, "currency": money.currency.code(), "reference": reference});
-        insert_audit(
-            &mut tx,
-            &AuditEvent {
-                space_id: Some(&tenant.space_id),
-                environment: Some(tenant.environment),
-                actor,
-                action: "ledger.credit",
-                subject: adjustment.as_str(),
-                detail: Some(detail),
-                ip: None,
-            },
-        )
-        .await?;
+        let change = Change {
+            space: Some(&tenant.space_id),
+            environment: Some(tenant.environment),
+            action: "ledger.credit",
+            subject: adjustment.as_str(),
+            detail,
+        };
+        journal::record(&mut tx, actor, change).await?;
         tx.commit().await?;
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE owner_id = $1 AND space_id = $2 AND environment = $3");
         let row = sqlx::query(&sql)

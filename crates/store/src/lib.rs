@@ -13,12 +13,13 @@ pub mod deployment;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
+pub mod journal;
 pub mod ledger;
 pub mod management;
 pub mod secret_url;
 
 pub use backend::{Backend, Store};
-pub use error::StoreError;
+pub use error::{Conflict, StoreError};
 pub use idempotency::{IdempotencyClaim, Outcome};
 
 /// A page of results and the sequence number to continue after, if there is more.
@@ -57,6 +58,19 @@ list_filter! {
     ledger::TransferFilter => "internal-transfers",
     audit::AuditFilter => "audit-events",
     audit::TokenAuditFilter => "me/audit-events",
+}
+
+/// Turns rows fetched with `LIMIT limit + 1` into a page.
+pub(crate) fn page_of<T>(
+    rows: Vec<sqlx::any::AnyRow>,
+    limit: u32,
+    decode: fn(&sqlx::any::AnyRow) -> error::StoreResult<T>,
+) -> error::StoreResult<Page<T>> {
+    let limit = limit as usize;
+    let has_more = rows.len() > limit;
+    let rows = &rows[..rows.len().min(limit)];
+    let next_after = if has_more { rows.last().map(|r| codec::int(r, "seq")).transpose()? } else { None };
+    Ok(Page { items: rows.iter().map(decode).collect::<error::StoreResult<_>>()?, next_after })
 }
 
 /// Where a list starts and how much it returns.

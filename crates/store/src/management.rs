@@ -2,10 +2,10 @@
 
 use crate::backend::Store;
 use crate::codec::*;
-use crate::error::{StoreError, StoreResult};
-use crate::identity::{insert_token, record_change, token_from_row, AuthChange, TOKEN_COLUMNS};
-use openmonime_domain::entities::{AccessToken, NewAccessToken, SpacePolicy};
-use openmonime_domain::grant::Authority;
+use crate::error::{Conflict, StoreError, StoreResult};
+use crate::identity::{insert_token, record_change, token_change, token_from_row, AuthChange, TOKEN_COLUMNS};
+use crate::journal::{self, Actor, Change};
+use openmonime_domain::entities::{AccessToken, NewAccessToken, PolicyPatch, SpacePolicy};
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_domain::role::BuiltinRole;
@@ -41,40 +41,25 @@ pub struct UsageDelta {
 
 impl Store {
     pub async fn get_policy(&self, space: &SpaceId) -> StoreResult<SpacePolicy> {
-        let row = sqlx::query(
-            "SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1",
-        )
-        .bind(space.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            None => SpacePolicy::default(),
-            Some(r) => {
-                use sqlx::Row;
-                SpacePolicy {
-                    max_token_lifetime_seconds: r.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
-                    allow_unbound_tokens: int(&r, "allow_unbound_tokens")? != 0,
-                }
-            }
-        })
+        let mut conn = self.pool.acquire().await?;
+        read_policy(&mut conn, space).await
     }
 
-    pub async fn set_policy(&self, space: &SpaceId, policy: SpacePolicy) -> StoreResult<SpacePolicy> {
-        self.set_policy_by(space, policy, None).await
-    }
-
-    /// Sets a Space's policy; `by` (a request's authority) must govern: policies reach both
-    /// environments.
-    pub async fn set_policy_by(
+    /// Applies `patch` to a Space's policy as it is inside the write, under the Space's lock, so
+    /// two concurrent patches of different fields both hold. A request's authority must govern:
+    /// policies reach both environments.
+    pub async fn update_policy(
         &self,
         space: &SpaceId,
-        policy: SpacePolicy,
-        by: Option<&Authority>,
+        patch: PolicyPatch,
+        actor: &Actor<'_>,
     ) -> StoreResult<SpacePolicy> {
-        if let Some(by) = by {
+        if let Some(by) = actor.authority() {
             by.governs().map_err(StoreError::Refused)?;
         }
         let mut tx = self.begin_write().await?;
+        Store::lock_space(&mut tx, space).await?;
+        let policy = patch.apply(read_policy(&mut tx.tx, space).await?);
         let now = micros(time_fmt::now());
         sqlx::query(
             "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, updated_at) VALUES ($1, $2, $3, $4) \
@@ -87,6 +72,11 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        let detail = serde_json::json!({
+            "maxTokenLifetimeSeconds": policy.max_token_lifetime_seconds,
+            "allowUnboundTokens": policy.allow_unbound_tokens,
+        });
+        journal::record(&mut tx, actor, space_change(space, "policy.update", space.as_str(), detail)).await?;
         tx.commit().await?;
         Ok(policy)
     }
@@ -126,23 +116,19 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn create_role(&self, space: &SpaceId, name: &str, set: PermissionSet) -> StoreResult<RoleInfo> {
-        self.create_role_by(space, name, set, None).await
-    }
-
-    /// Defines a custom role; `by` (a request's authority) must hold every permission it grants.
-    pub async fn create_role_by(
+    /// Defines a custom role; a request's authority must hold every permission it grants.
+    pub async fn create_role(
         &self,
         space: &SpaceId,
         name: &str,
         set: PermissionSet,
-        by: Option<&Authority>,
+        actor: &Actor<'_>,
     ) -> StoreResult<RoleInfo> {
-        if let Some(by) = by {
+        if let Some(by) = actor.authority() {
             by.change_role(None, set).map_err(StoreError::Refused)?;
         }
         if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict("role_exists"));
+            return Err(StoreError::Conflict(Conflict::RoleExists));
         }
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
@@ -155,9 +141,11 @@ impl Store {
                 .execute(&mut *tx.tx)
                 .await;
         match result {
-            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict("role_exists")),
+            Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict(Conflict::RoleExists)),
             other => other?,
         };
+        let detail = serde_json::json!({"permissions": set});
+        journal::record(&mut tx, actor, space_change(space, "role.create", name, detail)).await?;
         tx.commit().await?;
         Ok(RoleInfo { name: name.into(), builtin: false, permissions: set, members: 0 })
     }
@@ -170,30 +158,21 @@ impl Store {
 
     /// Replaces a custom role's permissions; every member holding it is affected on the next
     /// request. The impact is counted in the same transaction, so it describes this very change.
+    /// A request's authority must hold both the old and the new set (a role above one's own is
+    /// not one's to edit).
     pub async fn update_role(
         &self,
         space: &SpaceId,
         name: &str,
         set: PermissionSet,
-    ) -> StoreResult<(RoleInfo, RoleImpact)> {
-        self.update_role_by(space, name, set, None).await
-    }
-
-    /// Replaces a custom role's permissions; `by` must hold both the old and the new set (a role
-    /// above one's own is not one's to edit).
-    pub async fn update_role_by(
-        &self,
-        space: &SpaceId,
-        name: &str,
-        set: PermissionSet,
-        by: Option<&Authority>,
+        actor: &Actor<'_>,
     ) -> StoreResult<(RoleInfo, RoleImpact)> {
         if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict("role_builtin"));
+            return Err(StoreError::Conflict(Conflict::RoleBuiltin));
         }
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
-        if let Some(by) = by {
+        if let Some(by) = actor.authority() {
             let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
             by.change_role(Some(old.permissions), set).map_err(StoreError::Refused)?;
         }
@@ -208,24 +187,21 @@ impl Store {
         }
         record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
         let impact = role_impact(&mut tx.tx, space, name).await?;
+        let detail = serde_json::json!({"permissions": set});
+        journal::record(&mut tx, actor, space_change(space, "role.update", name, detail)).await?;
         tx.commit().await?;
         Ok((RoleInfo { name: name.into(), builtin: false, permissions: set, members: impact.members }, impact))
     }
 
-    /// Deletes a custom role nobody holds.
-    pub async fn delete_role(&self, space: &SpaceId, name: &str) -> StoreResult<()> {
-        self.delete_role_by(space, name, None).await
-    }
-
     /// Deletes a custom role nobody holds, under the Space's lock so no concurrent write can grant
-    /// it meanwhile; `by` must hold everything the role grants.
-    pub async fn delete_role_by(&self, space: &SpaceId, name: &str, by: Option<&Authority>) -> StoreResult<()> {
+    /// it meanwhile; a request's authority must hold everything the role grants.
+    pub async fn delete_role(&self, space: &SpaceId, name: &str, actor: &Actor<'_>) -> StoreResult<()> {
         if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict("role_builtin"));
+            return Err(StoreError::Conflict(Conflict::RoleBuiltin));
         }
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
-        if let Some(by) = by {
+        if let Some(by) = actor.authority() {
             let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
             by.change_role(Some(old.permissions), PermissionSet::EMPTY).map_err(StoreError::Refused)?;
         }
@@ -235,7 +211,7 @@ impl Store {
             .fetch_optional(&mut *tx.tx)
             .await?;
         if held.is_some() {
-            return Err(StoreError::Conflict("role_in_use"));
+            return Err(StoreError::Conflict(Conflict::RoleInUse));
         }
         let done = sqlx::query("DELETE FROM space_roles WHERE space_id = $1 AND name = $2")
             .bind(space.as_str())
@@ -246,6 +222,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         record_change(&mut tx, &AuthChange::SpaceRoles(space.clone())).await?;
+        journal::record(&mut tx, actor, space_change(space, "role.delete", name, serde_json::json!({}))).await?;
         tx.commit().await
     }
 
@@ -258,6 +235,7 @@ impl Store {
         hash: &TokenHash,
         hint: &str,
         stops: OffsetDateTime,
+        actor: &Actor<'_>,
     ) -> StoreResult<AccessToken> {
         let mut tx = self.begin_write().await?;
         // The successor first: its creator (often `old` itself) must still be active, which the
@@ -272,7 +250,7 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("token_already_revoked"));
+            return Err(StoreError::Conflict(Conflict::TokenAlreadyRevoked));
         }
         sqlx::query("UPDATE access_tokens SET rotated_to = $1 WHERE id = $2")
             .bind(token.id.as_str())
@@ -280,6 +258,8 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         record_change(&mut tx, &AuthChange::Token(old.id.clone())).await?;
+        let detail = serde_json::json!({"name": old.name, "replacement": token.id});
+        journal::record(&mut tx, actor, token_change(old, actor, "token.rotate", detail)).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -332,4 +312,27 @@ async fn role_impact(conn: &mut sqlx::AnyConnection, space: &SpaceId, role: &str
     .fetch_one(conn)
     .await?;
     Ok(RoleImpact { members: int(&row, "members")?, tokens: int(&row, "tokens")? })
+}
+
+/// A change to the Space's governance (its policy or roles), for both environments.
+fn space_change<'a>(space: &'a SpaceId, action: &'a str, subject: &'a str, detail: serde_json::Value) -> Change<'a> {
+    Change { space: Some(space), environment: None, action, subject, detail }
+}
+
+async fn read_policy(conn: &mut sqlx::AnyConnection, space: &SpaceId) -> StoreResult<SpacePolicy> {
+    let row =
+        sqlx::query("SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1")
+            .bind(space.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match row {
+        None => SpacePolicy::default(),
+        Some(r) => {
+            use sqlx::Row;
+            SpacePolicy {
+                max_token_lifetime_seconds: r.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
+                allow_unbound_tokens: int(&r, "allow_unbound_tokens")? != 0,
+            }
+        }
+    })
 }

@@ -4,6 +4,7 @@ use super::{env_of, parse, store_err, Outcome};
 use clap::Subcommand;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::{FinancialAccountId, SpaceId};
+use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::json;
 
@@ -38,7 +39,7 @@ pub(super) async fn run(store: &Store, cmd: LedgerCommand) -> Result<Outcome, St
                 return Err("--reference must be 1 to 64 characters".into());
             }
             let entry = store
-                .credit_account(&tenant, &account, amount, reference.as_deref(), "admin-cli")
+                .credit_account(&tenant, &account, amount, reference.as_deref(), &Actor::Operator)
                 .await
                 .map_err(store_err)?;
             json!({

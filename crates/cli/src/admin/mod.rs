@@ -11,9 +11,7 @@ mod tokens;
 
 use crate::config::DatabaseArgs;
 use clap::{Args, Subcommand};
-use openmonime_domain::ids::SpaceId;
 use openmonime_domain::Environment;
-use openmonime_store::audit::AuditEvent;
 use openmonime_store::backend::StoreOptions;
 use openmonime_store::{Store, StoreError};
 use serde_json::Value;
@@ -116,7 +114,7 @@ fn view(v: impl serde::Serialize) -> Value {
 fn store_err(e: StoreError) -> String {
     match e {
         StoreError::NotFound => "not found".into(),
-        StoreError::Conflict(reason) => format!("refused: {reason}"),
+        StoreError::Conflict(conflict) => format!("refused: {}: {}", conflict.reason(), conflict.message()),
         other => other.to_string(),
     }
 }
@@ -137,24 +135,4 @@ fn print(value: &Value, as_json: bool) {
         }
         other => println!("{}", serde_json::to_string_pretty(other).unwrap_or_default()),
     }
-}
-
-/// Records an operator change in the audit log.
-async fn audit(
-    store: &Store,
-    space: Option<&SpaceId>,
-    action: &str,
-    subject: &str,
-    detail: Value,
-) -> Result<(), String> {
-    let event = AuditEvent {
-        space_id: space,
-        environment: None,
-        actor: "admin-cli",
-        action,
-        subject,
-        detail: Some(detail),
-        ip: None,
-    };
-    store.audit(&event).await.map_err(store_err)
 }

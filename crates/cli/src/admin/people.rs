@@ -1,9 +1,10 @@
 //! `admin monimeer|space|member`: people, tenants and who belongs to which Space.
 
-use super::{audit, parse, store_err};
+use super::{parse, store_err};
 use clap::Subcommand;
 use openmonime_domain::ids::{MonimeerId, SpaceId};
 use openmonime_domain::time_fmt;
+use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -71,8 +72,7 @@ pub(super) async fn monimeer(store: &Store, cmd: MonimeerCommand) -> Result<Valu
         }
         MonimeerCommand::Offboard { id } => {
             let id = parse("Monimeer id", &id, MonimeerId::parse)?;
-            let m = store.offboard_monimeer(&id).await.map_err(store_err)?;
-            audit(store, None, "monimeer.offboard", id.as_str(), json!({})).await?;
+            let m = store.offboard_monimeer(&id, &Actor::Operator).await.map_err(store_err)?;
             json!({"id": m.id, "offboardTime": m.offboarded_at.map(time_fmt::rfc3339)})
         }
     })
@@ -84,25 +84,28 @@ pub(super) async fn space(store: &Store, cmd: SpaceCommand) -> Result<Value, Str
         return Err("--name must not be empty".into());
     }
     let owner = parse("Monimeer id", &owner, MonimeerId::parse)?;
-    let space = store.create_space(&name, &owner).await.map_err(store_err)?;
-    audit(store, Some(&space.id), "space.create", space.id.as_str(), json!({"owner": owner})).await?;
+    let space = store.create_space(&name, &owner, &Actor::Operator).await.map_err(store_err)?;
     Ok(json!({"id": space.id, "name": space.name}))
 }
 
 pub(super) async fn member(store: &Store, cmd: MemberCommand) -> Result<Value, String> {
-    let (space, monimeer, role, action) = match &cmd {
-        MemberCommand::Add { space, monimeer, role } => (space, monimeer, Some(role), "member.add"),
-        MemberCommand::SetRole { space, monimeer, role } => (space, monimeer, Some(role), "member.set_role"),
-        MemberCommand::Remove { space, monimeer } => (space, monimeer, None, "member.remove"),
+    let (space, monimeer, role) = match &cmd {
+        MemberCommand::Add { space, monimeer, role } | MemberCommand::SetRole { space, monimeer, role } => {
+            (space, monimeer, Some(role))
+        }
+        MemberCommand::Remove { space, monimeer } => (space, monimeer, None),
     };
     let space = parse("Space id", space, SpaceId::parse)?;
     let monimeer = parse("Monimeer id", monimeer, MonimeerId::parse)?;
     match (&cmd, role) {
-        (MemberCommand::Add { .. }, Some(role)) => store.add_member(&space, &monimeer, role).await.map(|_| ()),
-        (MemberCommand::SetRole { .. }, Some(role)) => store.set_member_role(&space, &monimeer, role).await.map(|_| ()),
-        _ => store.remove_member(&space, &monimeer).await,
+        (MemberCommand::Add { .. }, Some(role)) => {
+            store.add_member(&space, &monimeer, role, &Actor::Operator).await.map(|_| ())
+        }
+        (MemberCommand::SetRole { .. }, Some(role)) => {
+            store.set_member_role(&space, &monimeer, role, &Actor::Operator).await.map(|_| ())
+        }
+        _ => store.remove_member(&space, &monimeer, &Actor::Operator).await,
     }
     .map_err(store_err)?;
-    audit(store, Some(&space), action, monimeer.as_str(), json!({"role": role})).await?;
     Ok(json!({"spaceId": space, "monimeerId": monimeer, "role": role}))
 }

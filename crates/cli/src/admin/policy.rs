@@ -1,9 +1,11 @@
 //! `admin policy …`: a Space's token policy.
 
-use super::{audit, parse, parse_lifetime, store_err, view};
+use super::{parse, parse_lifetime, store_err, view};
 use clap::Subcommand;
+use openmonime_domain::entities::PolicyPatch;
 use openmonime_domain::ids::SpaceId;
 use openmonime_http::views::space::SpacePolicy;
+use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::Value;
 
@@ -36,17 +38,13 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
         PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             store.get_space(&space).await.map_err(store_err)?;
-            let mut policy = store.get_policy(&space).await.map_err(store_err)?;
-            match max_token_lifetime.as_deref() {
-                None => {}
-                Some("none") => policy.max_token_lifetime_seconds = None,
-                Some(raw) => policy.max_token_lifetime_seconds = Some(parse_lifetime(raw)?.whole_seconds()),
-            }
-            if let Some(allow) = allow_unbound_tokens {
-                policy.allow_unbound_tokens = allow;
-            }
-            let policy = store.set_policy(&space, policy).await.map_err(store_err)?;
-            audit(store, Some(&space), "policy.update", space.as_str(), view(SpacePolicy::from(&policy))).await?;
+            let max_token_lifetime_seconds = match max_token_lifetime.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(raw) => Some(Some(parse_lifetime(raw)?.whole_seconds())),
+            };
+            let patch = PolicyPatch { max_token_lifetime_seconds, allow_unbound_tokens };
+            let policy = store.update_policy(&space, patch, &Actor::Operator).await.map_err(store_err)?;
             view(SpacePolicy::from(&policy))
         }
     })

@@ -1,10 +1,11 @@
 //! `admin role …`: a Space's custom roles.
 
-use super::{audit, parse, store_err, view};
+use super::{parse, store_err, view};
 use clap::{Args, Subcommand};
 use openmonime_domain::ids::SpaceId;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_http::views::space::SpaceRole;
+use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -55,20 +56,19 @@ pub(super) async fn run(store: &Store, cmd: RoleCommand) -> Result<Value, String
                 );
             }
             store.get_space(&space).await.map_err(store_err)?;
-            let role = store.create_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
-            audit(store, Some(&space), "role.create", &name, json!({"permissions": role.permissions})).await?;
+            let role =
+                store.create_role(&space, &name, expand(&permissions)?, &Actor::Operator).await.map_err(store_err)?;
             view(SpaceRole::new(role))
         }
         RoleCommand::Update(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            let (role, impact) = store.update_role(&space, &name, expand(&permissions)?).await.map_err(store_err)?;
-            audit(store, Some(&space), "role.update", &name, json!({"permissions": role.permissions})).await?;
+            let (role, impact) =
+                store.update_role(&space, &name, expand(&permissions)?, &Actor::Operator).await.map_err(store_err)?;
             view(SpaceRole::updated(role, &impact))
         }
         RoleCommand::Delete { space, name } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            store.delete_role(&space, &name).await.map_err(store_err)?;
-            audit(store, Some(&space), "role.delete", &name, json!({})).await?;
+            store.delete_role(&space, &name, &Actor::Operator).await.map_err(store_err)?;
             json!({"deleted": name})
         }
     })

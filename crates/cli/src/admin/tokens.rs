@@ -1,12 +1,13 @@
 //! `admin token …`: create, list, revoke and rotate any Monimeer's tokens as the operator.
 
-use super::{audit, parse, store_err, view};
+use super::{parse, store_err, view};
 use clap::{Args, Subcommand};
 use openmonime_domain::entities::AccessToken;
 use openmonime_domain::ids::{MonimeerId, TokenId};
 use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
 use openmonime_domain::{time_fmt, token};
 use openmonime_http::views::access::AccessToken as TokenView;
+use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::{json, Value};
 
@@ -81,9 +82,7 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
         }
         TokenCommand::Revoke { id, descendants } => {
             let id = parse("token id", &id, TokenId::parse)?;
-            let (t, stopped) = store.revoke_lineage(&id, descendants).await.map_err(store_err)?;
-            let detail = json!({"monimeer": t.monimeer_id, "descendants": stopped});
-            audit(store, t.space_id.as_ref(), "token.revoke", id.as_str(), detail).await?;
+            let (t, stopped) = store.revoke_lineage(&id, descendants, &Actor::Operator).await.map_err(store_err)?;
             let mut out = token_json(&t, None);
             if descendants {
                 out["revokedDescendants"] = json!(stopped);
@@ -99,9 +98,10 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
                 issuance::rotation(&old, grace, None, time_fmt::now())
                     .map_err(|NotActive| "only an active token can be rotated".to_owned())?;
             let minted = token::generate(new.environment);
-            let stored = store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await.map_err(store_err)?;
-            audit(store, old.space_id.as_ref(), "token.rotate", old.id.as_str(), json!({"replacement": stored.id}))
-                .await?;
+            let stored = store
+                .rotate_token(&old, &new, &minted.hash, &minted.hint, stops, &Actor::Operator)
+                .await
+                .map_err(store_err)?;
             let mut value = token_json(&stored, Some(minted.plaintext.expose()));
             value["replaces"] = json!(old.id);
             value
@@ -154,15 +154,7 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
     let new =
         issuance::validate(&request, Issuer::Operator { monimeer: &monimeer }, time_fmt::now()).map_err(issue_error)?;
     let minted = token::generate(new.environment);
-    let stored = store.create_token(&new, &minted.hash, &minted.hint).await.map_err(store_err)?;
-    audit(
-        store,
-        stored.space_id.as_ref(),
-        "token.create",
-        stored.id.as_str(),
-        json!({"monimeer": stored.monimeer_id, "environment": new.environment.as_str()}),
-    )
-    .await?;
+    let stored = store.create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await.map_err(store_err)?;
     Ok(token_json(&stored, Some(minted.plaintext.expose())))
 }
 

@@ -5,6 +5,7 @@
 //! appears once, in the create/rotate response. These creates take no `Idempotency-Key` replay:
 //! replaying would mean storing the secret, and the store keeps only its hash.
 
+use super::audit_events::actor;
 use super::params::ApiPath;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -55,20 +56,6 @@ fn escalation_error(e: Escalation) -> ApiError {
         Escalation::Expiry => ("the new token cannot outlive yours".to_owned(), json!({"field": "expireTime"})),
     };
     ApiError::forbidden(e.reason(), message).with_detail(detail)
-}
-
-async fn audit(state: &AppState, caller: &Caller, action: &str, token: &AccessToken) {
-    let space = token.space_id.as_ref().or(caller.tenant.as_ref().map(|t| &t.space_id));
-    super::audit_events::record(
-        state,
-        caller,
-        space,
-        Some(token.environment),
-        action,
-        token.id.as_str(),
-        json!({"name": token.name}),
-    )
-    .await;
 }
 
 pub async fn list(
@@ -155,14 +142,14 @@ pub async fn create(
     let new = validate_create(&body, &caller, time_fmt::now())?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
-    let stored = state.store.create_token(&new, &minted.hash, &minted.hint).await.map_err(|e| match e {
-        // Unknown, and not a member: one answer, so Space ids cannot be probed.
-        StoreError::NotFound => {
-            ApiError::field("spaceId", "space_not_found", "`spaceId` names no Space you are a member of")
-        }
-        other => other.into(),
-    })?;
-    audit(&state, &caller, "token.create", &stored).await;
+    let stored =
+        state.store.create_token(&new, &minted.hash, &minted.hint, &actor(&caller)).await.map_err(|e| match e {
+            // Unknown, and not a member: one answer, so Space ids cannot be probed.
+            StoreError::NotFound => {
+                ApiError::field("spaceId", "space_not_found", "`spaceId` names no Space you are a member of")
+            }
+            other => other.into(),
+        })?;
     Ok(Json(One::new(TokenView::with_secret(&stored, minted.plaintext.expose()))))
 }
 
@@ -177,11 +164,11 @@ pub async fn revoke(
     let token = managed_token(&state, &caller, &id).await?;
     // Descendants never exceed their ancestor (each was escalation-checked against its creator),
     // so a caller managing this token may stop them too.
-    let (revoked, stopped) = state.store.revoke_lineage(&token.id, descendants).await.map_err(not_found)?;
+    let (revoked, stopped) =
+        state.store.revoke_lineage(&token.id, descendants, &actor(&caller)).await.map_err(not_found)?;
     for id in std::iter::once(&token.id).chain(&stopped) {
         state.auth.invalidate(&AuthChange::Token(id.clone()));
     }
-    audit(&state, &caller, "token.revoke", &revoked).await;
     let mut result = TokenView::new(&revoked);
     if descendants {
         result.revoked_descendants = Some(stopped.into_iter().map(String::from).collect());
@@ -209,9 +196,8 @@ pub async fn rotate(
         })?;
     escalation::check(&caller.token.token, &new).map_err(escalation_error)?;
     let minted = token::generate(new.environment);
-    let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops).await?;
+    let stored = state.store.rotate_token(&old, &new, &minted.hash, &minted.hint, stops, &actor(&caller)).await?;
     state.auth.invalidate(&AuthChange::Token(old.id.clone()));
-    audit(&state, &caller, "token.rotate", &old).await;
     let mut result = TokenView::with_secret(&stored, minted.plaintext.expose());
     result.replaces = Some(Replaces { id: old.id.to_string(), stops_working_at: Time(stops) });
     Ok(Json(One::new(result)))

@@ -1,4 +1,4 @@
-//! `/v1/audit-events`: the Space's append-only log, and the helper every change uses to write it.
+//! `/v1/audit-events`: the Space's append-only log, and the actor every change is journalled as.
 
 use super::params::{list_scope, page, page_of};
 use crate::auth::{Caller, SpaceCaller};
@@ -10,37 +10,19 @@ use crate::views::List;
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::cursor::CursorScope;
-use openmonime_domain::ids::SpaceId;
-use openmonime_domain::Environment;
-use openmonime_store::audit::{AuditEvent, AuditFilter, TokenAuditFilter};
+use openmonime_store::audit::{AuditFilter, TokenAuditFilter};
+use openmonime_store::journal::Actor;
 use openmonime_store::ListFilter;
-use serde_json::{json, Value};
 
-/// Appends a change made by `caller`. A failure to audit is logged, not returned: the change
-/// itself has committed.
-pub async fn record(
-    state: &AppState,
-    caller: &Caller,
-    space: Option<&SpaceId>,
-    environment: Option<Environment>,
-    action: &str,
-    subject: &str,
-    mut detail: Value,
-) {
-    detail["byToken"] = json!(caller.token.token.id);
-    let actor = caller.token.token.monimeer_id.to_string();
-    let ip = caller.ip.to_string();
-    let event = AuditEvent {
-        space_id: space,
-        environment,
-        actor: &actor,
-        action,
-        subject,
-        detail: Some(detail),
-        ip: Some(&ip),
-    };
-    if let Err(e) = state.store.audit(&event).await {
-        tracing::warn!(error = %e, action, "could not write the audit log");
+/// The request as the store journals its changes: what its token may hand out, whose it is, where
+/// it came from, and the Space it named.
+pub fn actor(caller: &Caller) -> Actor<'_> {
+    Actor::Request {
+        authority: caller.authority(),
+        token: &caller.token.token.id,
+        monimeer: &caller.token.token.monimeer_id,
+        ip: caller.ip,
+        space: caller.tenant.as_ref().map(|t| &t.space_id),
     }
 }
 

@@ -20,7 +20,6 @@ use axum::Json;
 use openmonime_domain::ids::MonimeerId;
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
-use serde_json::json;
 
 fn monimeer(raw: &str, field: &str) -> ApiResult<MonimeerId> {
     MonimeerId::parse(raw)
@@ -52,15 +51,13 @@ pub async fn add(
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
     let space = caller.tenant.space_id.clone();
     let m =
-        state.store.add_member_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(|e| match e {
+        state.store.add_member(&space, &who, &body.role, &audit_events::actor(&caller)).await.map_err(|e| match e {
             StoreError::NotFound => {
                 ApiError::field("monimeerId", "monimeer_not_found", "`monimeerId` names no Monimeer")
             }
             other => other.into(),
         })?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "member.add", who.as_str(), json!({"role": body.role}))
-        .await;
     Ok(Json(One::new(SpaceMember::new(m))))
 }
 
@@ -72,19 +69,12 @@ pub async fn set_role(
     ApiJson(body): ApiJson<UpdateSpaceMember>,
 ) -> ApiResult<Json<One<SpaceMember>>> {
     let space = caller.tenant.space_id.clone();
-    let (m, current) =
-        state.store.set_member_role_by(&space, &who, &body.role, Some(&caller.authority())).await.map_err(not_found)?;
+    let m = state
+        .store
+        .set_member_role(&space, &who, &body.role, &audit_events::actor(&caller))
+        .await
+        .map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(
-        &state,
-        &caller,
-        Some(&space),
-        None,
-        "member.set_role",
-        who.as_str(),
-        json!({"from": current, "to": body.role}),
-    )
-    .await;
     Ok(Json(One::new(SpaceMember::new(m))))
 }
 
@@ -95,14 +85,7 @@ pub async fn remove(
     ApiPath(who): ApiPath<MonimeerId>,
 ) -> ApiResult<Json<Deleted>> {
     let space = caller.tenant.space_id.clone();
-    let by = caller.authority();
-    let current = state
-        .store
-        .remove_member_by(&space, &who, Some((&by, &caller.token.token.monimeer_id)))
-        .await
-        .map_err(not_found)?;
+    state.store.remove_member(&space, &who, &audit_events::actor(&caller)).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "member.remove", who.as_str(), json!({"role": current}))
-        .await;
     Ok(Json(Deleted::default()))
 }

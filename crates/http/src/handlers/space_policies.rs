@@ -10,6 +10,7 @@ use crate::views::space::{SpacePolicy, UpdateSpacePolicies};
 use crate::views::One;
 use axum::extract::State;
 use axum::Json;
+use openmonime_domain::entities::PolicyPatch;
 use openmonime_store::identity::AuthChange;
 
 pub async fn get(
@@ -27,8 +28,8 @@ pub async fn update(
     _: ApiQuery<NoQuery>,
     ApiJson(body): ApiJson<UpdateSpacePolicies>,
 ) -> ApiResult<Json<One<SpacePolicy>>> {
-    let space = caller.tenant.space_id.clone();
-    let mut policy = state.store.get_policy(&space).await?;
+    let space = &caller.tenant.space_id;
+    let mut patch = PolicyPatch::default();
     if let Some(max) = body.max_token_lifetime_seconds {
         if max.is_some_and(|m| m <= 0) {
             return Err(ApiError::field(
@@ -37,15 +38,11 @@ pub async fn update(
                 "`maxTokenLifetimeSeconds` must be positive, or null for no limit",
             ));
         }
-        policy.max_token_lifetime_seconds = max;
+        patch.max_token_lifetime_seconds = Some(max);
     }
-    if let Some(allow) = body.allow_unbound_tokens {
-        policy.allow_unbound_tokens = allow;
-    }
-    let policy = state.store.set_policy_by(&space, policy, Some(&caller.authority())).await?;
+    patch.allow_unbound_tokens = body.allow_unbound_tokens;
+    let policy = state.store.update_policy(space, patch, &audit_events::actor(&caller)).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     let view = SpacePolicy::from(&policy);
-    let detail = serde_json::to_value(view).expect("a policy serializes");
-    audit_events::record(&state, &caller, Some(&space), None, "policy.update", space.as_str(), detail).await;
     Ok(Json(One::new(view)))
 }

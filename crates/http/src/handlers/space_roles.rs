@@ -16,7 +16,6 @@ use axum::Json;
 use openmonime_domain::permission::PermissionSet;
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
-use serde_json::json;
 
 /// Expands the words; what the request may grant is decided in the store, inside the write.
 fn permissions(words: &[String]) -> ApiResult<PermissionSet> {
@@ -55,9 +54,7 @@ pub async fn create(
     }
     let set = permissions(&body.permissions)?;
     let space = caller.tenant.space_id.clone();
-    let role = state.store.create_role_by(&space, &body.name, set, Some(&caller.authority())).await?;
-    audit_events::record(&state, &caller, Some(&space), None, "role.create", &body.name, json!({"permissions": set}))
-        .await;
+    let role = state.store.create_role(&space, &body.name, set, &audit_events::actor(&caller)).await?;
     Ok(Json(One::new(SpaceRole::new(role))))
 }
 
@@ -71,9 +68,8 @@ pub async fn update(
     let set = permissions(&body.permissions)?;
     let space = caller.tenant.space_id.clone();
     let (role, impact) =
-        state.store.update_role_by(&space, &name, set, Some(&caller.authority())).await.map_err(not_found)?;
+        state.store.update_role(&space, &name, set, &audit_events::actor(&caller)).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "role.update", &name, json!({"permissions": set})).await;
     Ok(Json(One::new(SpaceRole::updated(role, &impact))))
 }
 
@@ -84,8 +80,7 @@ pub async fn delete(
     ApiPath(RoleName(name)): ApiPath<RoleName>,
 ) -> ApiResult<Json<Deleted>> {
     let space = caller.tenant.space_id.clone();
-    state.store.delete_role_by(&space, &name, Some(&caller.authority())).await.map_err(not_found)?;
+    state.store.delete_role(&space, &name, &audit_events::actor(&caller)).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    audit_events::record(&state, &caller, Some(&space), None, "role.delete", &name, json!({})).await;
     Ok(Json(Deleted::default()))
 }

@@ -242,7 +242,7 @@ async fn keys_are_scoped_to_the_monimeer_space_and_environment() {
     let colleague_t = app.token(&colleague).await;
     let (live, _) =
         app.token_with(&o.monimeer, TokenSpec { environment: Environment::Live, ..TokenSpec::default() }).await;
-    let second = app.store().create_space("Second", &o.monimeer).await.unwrap().id;
+    let second = app.store().create_space("Second", &o.monimeer, &Actor::Operator).await.unwrap().id;
     let body = json!({"name": "Same", "currency": "SLE"});
     let mut ids = HashSet::new();
     for (token, space) in [(&t, &o.space), (&colleague_t, &o.space), (&live, &o.space), (&t, &second)] {

@@ -121,7 +121,7 @@ async fn every_route_refuses_every_condition_with_the_expected_reason() {
     let live = objects_in(&app, &owner.space, Environment::Live).await;
     let elsewhere = app.owner().await;
     let theirs = objects_in(&app, &elsewhere.space, Environment::Test).await;
-    app.store().create_role(&owner.space, "nothing", PermissionSet::EMPTY).await.unwrap();
+    app.store().create_role(&owner.space, "nothing", PermissionSet::EMPTY, &Actor::Operator).await.unwrap();
     let powerless = app.member(&owner.space, "nothing").await;
     let everything = PermissionSet::all();
 
@@ -134,13 +134,13 @@ async fn every_route_refuses_every_condition_with_the_expected_reason() {
         )
         .await;
     let (revoked, revoked_id) = app.token_with(&owner.monimeer, TokenSpec::default()).await;
-    app.store().revoke_token(&revoked_id).await.unwrap();
+    app.store().revoke_token(&revoked_id, &Actor::Operator).await.unwrap();
     let departed = app.member(&owner.space, "owner").await;
     let (offboarded, _) = app.token_with(&departed, TokenSpec::default()).await;
-    app.store().offboard_monimeer(&departed).await.unwrap();
+    app.store().offboard_monimeer(&departed, &Actor::Operator).await.unwrap();
     // Bound to another Space the owner also owns: binding needs membership, so the binding
     // refusal is tested with a Space the caller belongs to but did not name.
-    let second = app.store().create_space("Second Space", &owner.monimeer).await.unwrap();
+    let second = app.store().create_space("Second Space", &owner.monimeer, &Actor::Operator).await.unwrap();
     let (bound_elsewhere, _) =
         app.token_with(&owner.monimeer, TokenSpec { space: Some(second.id.clone()), ..Default::default() }).await;
     let (allowlisted, _) = app

@@ -65,7 +65,7 @@ async fn membership_removal_on_one_node_is_honoured_by_another() {
     let dev = a.member(&owner.space, "developer").await;
     let token = a.token(&dev).await;
     assert_eq!(b.req(Method::GET, "/v1/financial-accounts", &token, &owner.space).send().await.unwrap().status(), 200);
-    a.store().remove_member(&owner.space, &dev).await.unwrap();
+    a.store().remove_member(&owner.space, &dev, &Actor::Operator).await.unwrap();
     time_until_rejected(&b, &token, &owner.space, Duration::from_secs(1)).await;
 }
 
@@ -81,7 +81,7 @@ async fn postgres_notices_reach_other_nodes_faster_than_their_poll() {
     let owner = a.owner().await;
     let (victim, victim_id) = a.token_with(&owner.monimeer, TokenSpec::default()).await;
     assert_eq!(b.req(Method::GET, "/v1/financial-accounts", &victim, &owner.space).send().await.unwrap().status(), 200);
-    a.store().revoke_token(&victim_id).await.unwrap();
+    a.store().revoke_token(&victim_id, &Actor::Operator).await.unwrap();
     let took = time_until_rejected(&b, &victim, &owner.space, Duration::from_secs(1)).await;
     assert!(took < Duration::from_secs(1));
 }

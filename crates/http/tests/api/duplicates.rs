@@ -15,7 +15,7 @@ async fn a_single_valued_header_sent_twice_is_refused_naming_it() {
     let o = app.owner().await;
     let t = app.token(&o.monimeer).await;
     let other = app.token(&o.monimeer).await;
-    let second = app.store().create_space("Second", &o.monimeer).await.unwrap().id;
+    let second = app.store().create_space("Second", &o.monimeer, &Actor::Operator).await.unwrap().id;
 
     // Two tokens: neither is picked, and neither is echoed.
     let req = app.get(ACCOUNTS, &t, &o.space).bearer_auth(&other);

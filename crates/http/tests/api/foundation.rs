@@ -510,7 +510,7 @@ async fn tokens_and_their_hashes_never_reach_logs_or_bodies() {
     let o = app.owner().await;
     let valid = app.token(&o.monimeer).await;
     let (revoked, revoked_id) = app.token_with(&o.monimeer, TokenSpec::default()).await;
-    app.store().revoke_token(&revoked_id).await.unwrap();
+    app.store().revoke_token(&revoked_id, &Actor::Operator).await.unwrap();
     let (expired, _) = app
         .token_with(
             &o.monimeer,

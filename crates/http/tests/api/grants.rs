@@ -494,14 +494,14 @@ async fn the_last_active_owner_survives_concurrent_changes_on_two_nodes() {
     // An offboarded owner does not count: the remaining active owner cannot leave.
     let o = a.owner().await;
     let departed = a.member(&o.space, "owner").await;
-    a.store().offboard_monimeer(&departed).await.unwrap();
+    a.store().offboard_monimeer(&departed, &Actor::Operator).await.unwrap();
     let t = a.live_token(&o.monimeer).await;
     let (status, body) =
         act(&b, Method::DELETE, &format!("/v1/space-members/{}", o.monimeer), &t, Some(&o.space), json!({})).await;
     assert_error(status, &body, 409, "last_owner");
     // And the last active owner cannot be offboarded.
-    let err = a.store().offboard_monimeer(&o.monimeer).await.unwrap_err();
-    assert!(matches!(err, openmonime_store::StoreError::Conflict("last_owner")), "{err:?}");
+    let err = a.store().offboard_monimeer(&o.monimeer, &Actor::Operator).await.unwrap_err();
+    assert!(matches!(err, openmonime_store::StoreError::Conflict(openmonime_store::Conflict::LastOwner)), "{err:?}");
 }
 
 /// On PostgreSQL, two nodes: the same member added twice at once is one 200 and one 409; a role
@@ -670,7 +670,7 @@ impl World {
             None => {
                 let name = self.fresh("custom");
                 let set = bits_to_set(bits);
-                self.app.store().create_role(&self.owner.space, &name, set).await.unwrap();
+                self.app.store().create_role(&self.owner.space, &name, set, &Actor::Operator).await.unwrap();
                 (name, set)
             }
         }
@@ -688,7 +688,7 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
     let route = &routes[case.route];
     let (caller_role, role_set) = w.role(case.role, case.role_bits).await;
     let caller = app.store().create_monimeer("Caller", None).await.unwrap().id;
-    app.store().add_member(space, &caller, &caller_role).await.unwrap();
+    app.store().add_member(space, &caller, &caller_role, &Actor::Operator).await.unwrap();
     let token_set = bits_to_set(case.token_bits);
     let environment = if case.live { Environment::Live } else { Environment::Test };
     let spec = TokenSpec {
@@ -716,7 +716,7 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
     // The target: a member with a role, or another token of the caller's.
     let (target_role, target_set) = w.role(case.target_role, case.target_bits).await;
     let target = app.store().create_monimeer("Target", None).await.unwrap().id;
-    app.store().add_member(space, &target, &target_role).await.unwrap();
+    app.store().add_member(space, &target, &target_role, &Actor::Operator).await.unwrap();
     // The caller's other token: mostly in the caller's environment, sometimes bound to the Space.
     let target_env = match (case.target_live, environment) {
         (true, env) => env,
@@ -742,7 +742,7 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
         "UpdateSpaceRole" | "DeleteSpaceRole" => {
             // Edit (or delete) a custom role nobody holds, defined with `target_bits`.
             let name = w.fresh("edited");
-            app.store().create_role(space, &name, bits_to_set(case.target_bits)).await.unwrap();
+            app.store().create_role(space, &name, bits_to_set(case.target_bits), &Actor::Operator).await.unwrap();
             (format!("/v1/space-roles/{name}"), json!({"permissions": words}))
         }
         "UpdateSpacePolicies" => (route.path.to_owned(), json!({"allowUnboundTokens": true})),
@@ -1069,7 +1069,10 @@ async fn a_token_rotated_elsewhere_mints_nothing_even_from_a_stale_cache() {
     let old = app.store().get_token(&id).await.unwrap();
     let minted = openmonime_domain::token::generate(Environment::Test);
     let stops = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
-    app.store().rotate_token(&old, &old.replacement(), &minted.hash, &minted.hint, stops).await.unwrap();
+    app.store()
+        .rotate_token(&old, &old.replacement(), &minted.hash, &minted.hint, stops, &Actor::Operator)
+        .await
+        .unwrap();
     let (status, body) = act(
         &app,
         Method::POST,

@@ -121,7 +121,7 @@ async fn revoked_expired_and_offboarded_tokens_are_401() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
     let (revoked, revoked_id) = app.token_with(&o.monimeer, TokenSpec::default()).await;
-    app.store().revoke_token(&revoked_id).await.unwrap();
+    app.store().revoke_token(&revoked_id, &Actor::Operator).await.unwrap();
     let (status, body) = list_accounts(&app, &revoked, &o.space).await;
     assert_error(status, &body, 401, "token_revoked");
 
@@ -137,7 +137,7 @@ async fn revoked_expired_and_offboarded_tokens_are_401() {
     // A second owner keeps the Space alive; the first one is offboarded.
     let leaver = app.member(&o.space, "owner").await;
     let leaver_token = app.token(&leaver).await;
-    app.store().offboard_monimeer(&leaver).await.unwrap();
+    app.store().offboard_monimeer(&leaver, &Actor::Operator).await.unwrap();
     let (status, body) = list_accounts(&app, &leaver_token, &o.space).await;
     assert_error(status, &body, 401, "token_owner_offboarded");
 
@@ -265,7 +265,7 @@ async fn an_unknown_space_and_a_space_you_are_not_in_look_the_same() {
 async fn a_token_bound_to_another_space_is_refused() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
-    let second = app.store().create_space("Second", &o.monimeer).await.unwrap().id;
+    let second = app.store().create_space("Second", &o.monimeer, &Actor::Operator).await.unwrap().id;
     let (bound, _) =
         app.token_with(&o.monimeer, TokenSpec { space: Some(o.space.clone()), ..TokenSpec::default() }).await;
     assert_eq!(list_accounts(&app, &bound, &o.space).await.0, 200);
@@ -337,8 +337,8 @@ async fn refusals_come_in_the_documented_order() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
     let viewer = app.member(&o.space, "viewer").await;
-    let second = app.store().create_space("Second", &o.monimeer).await.unwrap().id;
-    app.store().add_member(&second, &viewer, "viewer").await.unwrap();
+    let second = app.store().create_space("Second", &o.monimeer, &Actor::Operator).await.unwrap().id;
+    app.store().add_member(&second, &viewer, "viewer", &Actor::Operator).await.unwrap();
     // Bound elsewhere, outside the allowlist, and lacking the permission: the binding is named.
     let spec = TokenSpec {
         permissions: PermissionSet::EMPTY,
@@ -414,7 +414,7 @@ async fn root_uses_the_tokens_default_release() {
         api_version: ApiVersion::Caph20250620,
         created_by: None,
     };
-    app.store().create_token(&new, &minted.hash, &minted.hint).await.unwrap();
+    app.store().create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await.unwrap();
     let t = minted.plaintext.expose();
     assert_eq!(root_with(&app, Some(t), None).await["apiVersion"]["id"], "caph.2025-06-20");
     assert_eq!(root_with(&app, Some(t), Some("caph.2025-08-23")).await["apiVersion"]["id"], "caph.2025-08-23");
@@ -425,7 +425,7 @@ async fn an_invalid_token_on_root_is_simply_not_authenticated() {
     let app = TestApp::spawn().await;
     let o = app.owner().await;
     let (revoked, id) = app.token_with(&o.monimeer, TokenSpec::default()).await;
-    app.store().revoke_token(&id).await.unwrap();
+    app.store().revoke_token(&id, &Actor::Operator).await.unwrap();
     let (expired, _) = app
         .token_with(
             &o.monimeer,
@@ -457,11 +457,11 @@ async fn a_role_change_takes_effect_on_a_running_server() {
     let (status, body) = create_account(&app, &t, &o.space).await;
     assert_permission_denied(status, &body, "financial-accounts:write", "role"); // the role is now cached
 
-    app.store().set_member_role(&o.space, &m, "developer").await.unwrap();
+    app.store().set_member_role(&o.space, &m, "developer", &Actor::Operator).await.unwrap();
     let promoted = eventually(FEED_DELAY, || async { create_account(&app, &t, &o.space).await.0 == 200 }).await;
     assert!(promoted, "the promotion did not reach the server within {FEED_DELAY:?}");
 
-    app.store().set_member_role(&o.space, &m, "viewer").await.unwrap();
+    app.store().set_member_role(&o.space, &m, "viewer", &Actor::Operator).await.unwrap();
     let demoted = eventually(FEED_DELAY, || async { create_account(&app, &t, &o.space).await.0 == 403 }).await;
     assert!(demoted, "the demotion did not reach the server within {FEED_DELAY:?}");
     let (status, body) = create_account(&app, &t, &o.space).await;
@@ -477,7 +477,7 @@ async fn a_revocation_takes_effect_on_a_running_server() {
     let (other, _) = app.token_with(&o.monimeer, TokenSpec::default()).await;
     assert_eq!(list_accounts(&app, &t, &o.space).await.0, 200); // cached now
     assert_eq!(list_accounts(&app, &other, &o.space).await.0, 200);
-    app.store().revoke_token(&id).await.unwrap();
+    app.store().revoke_token(&id, &Actor::Operator).await.unwrap();
     let refused = eventually(FEED_DELAY, || async { list_accounts(&app, &t, &o.space).await.0 == 401 }).await;
     assert!(refused, "the revocation did not reach the server within {FEED_DELAY:?}");
     let (status, body) = list_accounts(&app, &t, &o.space).await;
@@ -496,8 +496,8 @@ async fn offboarding_and_removal_take_effect_on_a_running_server() {
     assert_eq!(list_accounts(&app, &t_leaving, &o.space).await.0, 200);
     assert_eq!(list_accounts(&app, &t_removed, &o.space).await.0, 200);
 
-    app.store().offboard_monimeer(&leaving).await.unwrap();
-    app.store().remove_member(&o.space, &removed).await.unwrap();
+    app.store().offboard_monimeer(&leaving, &Actor::Operator).await.unwrap();
+    app.store().remove_member(&o.space, &removed, &Actor::Operator).await.unwrap();
     let done = eventually(FEED_DELAY, || async {
         list_accounts(&app, &t_leaving, &o.space).await.0 == 401
             && list_accounts(&app, &t_removed, &o.space).await.0 == 403

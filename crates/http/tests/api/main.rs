@@ -17,6 +17,7 @@ mod foundation;
 mod fuzz_findings;
 mod grants;
 mod identity;
+mod journal;
 mod management;
 mod openapi_doc;
 mod path_ids;

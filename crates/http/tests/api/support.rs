@@ -9,6 +9,7 @@ use openmonime_domain::version::ApiVersion;
 use openmonime_domain::{time_fmt, token, Environment};
 use openmonime_http::{AppState, ServerConfig};
 use openmonime_store::backend::StoreOptions;
+pub use openmonime_store::journal::Actor;
 use openmonime_store::Store;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -158,14 +159,14 @@ impl TestApp {
     /// A new Monimeer owning a new Space.
     pub async fn owner(&self) -> Owner {
         let m = self.store().create_monimeer("Test Owner", None).await.unwrap();
-        let s = self.store().create_space("Test Space", &m.id).await.unwrap();
+        let s = self.store().create_space("Test Space", &m.id, &Actor::Operator).await.unwrap();
         Owner { monimeer: m.id, space: s.id }
     }
 
     /// A new Monimeer added to `space` with `role`.
     pub async fn member(&self, space: &SpaceId, role: &str) -> MonimeerId {
         let m = self.store().create_monimeer("Test Member", None).await.unwrap();
-        self.store().add_member(space, &m.id, role).await.unwrap();
+        self.store().add_member(space, &m.id, role, &Actor::Operator).await.unwrap();
         m.id
     }
 
@@ -187,7 +188,7 @@ impl TestApp {
             api_version: ApiVersion::LATEST,
             created_by: None,
         };
-        let stored = self.store().create_token(&new, &minted.hash, &minted.hint).await.unwrap();
+        let stored = self.store().create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await.unwrap();
         (minted.plaintext.expose().to_owned(), stored.id)
     }
 
@@ -225,7 +226,7 @@ impl TestApp {
     /// Credits an account the way an operator does.
     pub async fn fund(&self, space: &SpaceId, environment: Environment, account: &FinancialAccountId, amount: i64) {
         let tenant = Tenant { space_id: space.clone(), environment };
-        self.store().credit_account(&tenant, account, amount, None, "test").await.unwrap();
+        self.store().credit_account(&tenant, account, amount, None, &Actor::Operator).await.unwrap();
     }
 }
 

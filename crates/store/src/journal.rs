@@ -1,0 +1,103 @@
+//! The write path's record of who changed what: every change a `Store` method makes is journalled
+//! by [`record`] inside the transaction of the change, so the two commit or roll back together.
+//!
+//! The webhooks issue adds outgoing events here: [`record`] is the one call each write makes, and
+//! it will also write the change's event to the outbox in the same transaction.
+
+use crate::audit::{insert_audit, AuditEvent};
+use crate::backend::WriteTx;
+use crate::error::StoreResult;
+use openmonime_domain::grant::Authority;
+use openmonime_domain::ids::{MonimeerId, SpaceId, TokenId};
+use openmonime_domain::Environment;
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// The operator's name in the audit log.
+pub const OPERATOR: &str = "admin-cli";
+
+/// Who makes a change.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// An API request: what its token may hand out, whose token it is, and where it came from.
+    Request {
+        authority: Authority,
+        token: &'a TokenId,
+        monimeer: &'a MonimeerId,
+        ip: IpAddr,
+        /// The Space the request named, where the change has none of its own (a token's).
+        space: Option<&'a SpaceId>,
+    },
+    /// The operator, at the admin CLI: trusted with everything, checked against nothing.
+    Operator,
+}
+
+impl<'a> Actor<'a> {
+    /// The authority a grant is checked against; `None` for the operator.
+    pub fn authority(&self) -> Option<&Authority> {
+        match self {
+            Actor::Request { authority, .. } => Some(authority),
+            Actor::Operator => None,
+        }
+    }
+
+    /// The person behind a request; `None` for the operator.
+    pub fn monimeer(&self) -> Option<&'a MonimeerId> {
+        match self {
+            Actor::Request { monimeer, .. } => Some(monimeer),
+            Actor::Operator => None,
+        }
+    }
+
+    /// The actor's name in the log: the Monimeer behind a request, or the operator.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Request { monimeer, .. } => monimeer.to_string(),
+            Actor::Operator => OPERATOR.to_owned(),
+        }
+    }
+
+    /// The Space the request named, if any.
+    pub fn space(&self) -> Option<&'a SpaceId> {
+        match self {
+            Actor::Request { space, .. } => *space,
+            Actor::Operator => None,
+        }
+    }
+}
+
+/// One change, as the log records it.
+#[derive(Debug)]
+pub(crate) struct Change<'a> {
+    pub space: Option<&'a SpaceId>,
+    /// `None` for a change that concerns the whole Space (both environments).
+    pub environment: Option<Environment>,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub detail: Value,
+}
+
+/// Journals `change` by `actor` in the change's own transaction.
+pub(crate) async fn record(tx: &mut WriteTx, actor: &Actor<'_>, change: Change<'_>) -> StoreResult<()> {
+    let mut detail = change.detail;
+    let ip = match actor {
+        Actor::Request { token, ip, .. } => {
+            if let Value::Object(map) = &mut detail {
+                map.insert("byToken".into(), Value::String(token.to_string()));
+            }
+            Some(ip.to_string())
+        }
+        Actor::Operator => None,
+    };
+    let name = actor.name();
+    let event = AuditEvent {
+        space_id: change.space,
+        environment: change.environment,
+        actor: &name,
+        action: change.action,
+        subject: change.subject,
+        detail: Some(detail),
+        ip: ip.as_deref(),
+    };
+    insert_audit(tx, &event).await
+}
