@@ -5,6 +5,7 @@
 use crate::ids::*;
 use crate::money::{Currency, Money};
 use crate::permission::PermissionSet;
+use crate::role::RoleName;
 use crate::version::ApiVersion;
 use crate::Environment;
 use ipnet::IpNet;
@@ -46,8 +47,7 @@ pub struct Space {
 pub struct Membership {
     pub space_id: SpaceId,
     pub monimeer_id: MonimeerId,
-    /// The role's name: a built-in (`owner`, `admin`, `developer`, `viewer`) or a custom role.
-    pub role: String,
+    pub role: RoleName,
 }
 
 /// An access token as stored: everything but the secret.
@@ -233,8 +233,33 @@ impl EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
     pub id: String,
-    pub kind: String,
+    pub kind: OwnerKind,
     pub metadata: Option<Map<String, Value>>,
+}
+
+/// What kind of object owns a ledger entry: the object whose id is the owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// A transfer between two of the Space's accounts.
+    InternalTransfer,
+    /// An operator's credit.
+    LedgerAdjustment,
+}
+
+impl OwnerKind {
+    pub const ALL: [OwnerKind; 2] = [OwnerKind::InternalTransfer, OwnerKind::LedgerAdjustment];
+
+    /// The word the API reports as the owner's `type` (and the ledger stores).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::InternalTransfer => "internal_transfer",
+            OwnerKind::LedgerAdjustment => "ledger_adjustment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// An immutable ledger entry.

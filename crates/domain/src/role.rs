@@ -65,8 +65,74 @@ pub fn is_valid_custom_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// A role's name: one of the built-in roles, or a Space's custom role (a name that can exist).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RoleName {
+    Builtin(BuiltinRole),
+    Custom(String),
+}
+
+impl RoleName {
+    /// A built-in role's name, or a valid custom name; `None` for a name no role can have.
+    pub fn parse(s: &str) -> Option<Self> {
+        match BuiltinRole::parse(s) {
+            Some(b) => Some(RoleName::Builtin(b)),
+            None if is_valid_custom_name(s) => Some(RoleName::Custom(s.to_owned())),
+            None => None,
+        }
+    }
+
+    /// A name as the database holds it: what it wrote, so a custom name is taken as it is.
+    pub fn stored(s: &str) -> Self {
+        BuiltinRole::parse(s).map(RoleName::Builtin).unwrap_or_else(|| RoleName::Custom(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            RoleName::Builtin(b) => b.name(),
+            RoleName::Custom(name) => name,
+        }
+    }
+
+    pub fn builtin(&self) -> Option<BuiltinRole> {
+        match self {
+            RoleName::Builtin(b) => Some(*b),
+            RoleName::Custom(_) => None,
+        }
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.builtin() == Some(BuiltinRole::Owner)
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name is written as its word.
+impl Serialize for RoleName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn role_names_are_builtin_custom_or_impossible() {
+        use super::{BuiltinRole, RoleName};
+        assert_eq!(RoleName::parse("owner"), Some(RoleName::Builtin(BuiltinRole::Owner)));
+        assert_eq!(RoleName::parse("book-keeper"), Some(RoleName::Custom("book-keeper".into())));
+        for impossible in ["", "Owner", "1st", "a b", &"x".repeat(41)] {
+            assert_eq!(RoleName::parse(impossible), None, "{impossible:?}");
+        }
+        assert!(RoleName::parse("owner").unwrap().is_owner());
+        assert_eq!(RoleName::stored("viewer").as_str(), "viewer");
+    }
+
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@ use openmonime_domain::entities::*;
 use openmonime_domain::grant::Grantable;
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
-use openmonime_domain::role::BuiltinRole;
+use openmonime_domain::role::{BuiltinRole, RoleName};
 use openmonime_domain::time_fmt;
 use openmonime_domain::token::TokenHash;
 use openmonime_domain::version::ApiVersion;
@@ -217,11 +217,6 @@ pub(crate) fn token_change<'a>(
     }
 }
 
-/// Whether a role name is the owner role.
-fn is_owner(role: &str) -> bool {
-    BuiltinRole::parse(role) == Some(BuiltinRole::Owner)
-}
-
 /// Appends to the change feed inside the caller's transaction.
 pub(crate) async fn record_change(tx: &mut WriteTx, change: &AuthChange) -> StoreResult<()> {
     let (kind, subject) = change.encode();
@@ -414,7 +409,7 @@ impl Store {
                 Ok(Membership {
                     space_id: id(r, "space_id", SpaceId::parse)?,
                     monimeer_id: id(r, "monimeer_id", MonimeerId::parse)?,
-                    role: text(r, "role")?,
+                    role: RoleName::stored(&text(r, "role")?),
                 })
             })
             .collect()
@@ -434,20 +429,25 @@ impl Store {
     }
 
     /// What a role name grants in a Space, `None` when the Space has no such role.
-    pub(crate) async fn grantable(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<Option<Grantable>> {
-        if let Some(b) = BuiltinRole::parse(role) {
-            return Ok(Some(Grantable::new(b.permissions(), b == BuiltinRole::Owner)));
-        }
+    pub(crate) async fn grantable(
+        tx: &mut WriteTx,
+        space: &SpaceId,
+        role: &RoleName,
+    ) -> StoreResult<Option<Grantable>> {
+        let name = match role {
+            RoleName::Builtin(b) => return Ok(Some(Grantable::new(b.permissions(), *b == BuiltinRole::Owner))),
+            RoleName::Custom(name) => name,
+        };
         let row = sqlx::query("SELECT permissions FROM space_roles WHERE space_id = $1 AND name = $2")
             .bind(space.as_str())
-            .bind(role)
+            .bind(name)
             .fetch_optional(&mut *tx.tx)
             .await?;
         row.map(|r| Ok(Grantable::new(permissions(&r, "permissions")?, false))).transpose()
     }
 
     /// What a member's current role grants; a membership naming a deleted role grants nothing.
-    async fn held(tx: &mut WriteTx, space: &SpaceId, role: &str) -> StoreResult<Grantable> {
+    async fn held(tx: &mut WriteTx, space: &SpaceId, role: &RoleName) -> StoreResult<Grantable> {
         Ok(Self::grantable(tx, space, role).await?.unwrap_or(Grantable::new(PermissionSet::EMPTY, false)))
     }
 
@@ -468,7 +468,7 @@ impl Store {
         tx: &mut WriteTx,
         space: &SpaceId,
         monimeer: &MonimeerId,
-    ) -> StoreResult<Option<(String, bool)>> {
+    ) -> StoreResult<Option<(RoleName, bool)>> {
         let row = sqlx::query(
             "SELECT ms.role, m.offboarded_at FROM memberships ms JOIN monimeers m ON m.id = ms.monimeer_id \
              WHERE ms.space_id = $1 AND ms.monimeer_id = $2",
@@ -477,7 +477,7 @@ impl Store {
         .bind(monimeer.as_str())
         .fetch_optional(&mut *tx.tx)
         .await?;
-        row.map(|r| Ok((text(&r, "role")?, opt_time(&r, "offboarded_at")?.is_none()))).transpose()
+        row.map(|r| Ok((RoleName::stored(&text(&r, "role")?), opt_time(&r, "offboarded_at")?.is_none()))).transpose()
     }
 
     /// Refuses a change that would leave the Space without an active owner.
@@ -494,7 +494,7 @@ impl Store {
         &self,
         space: &SpaceId,
         monimeer: &MonimeerId,
-        role: &str,
+        role: &RoleName,
         actor: &Actor<'_>,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
@@ -519,7 +519,7 @@ impl Store {
             sqlx::query("INSERT INTO memberships (space_id, monimeer_id, role, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(space.as_str())
                 .bind(monimeer.as_str())
-                .bind(role)
+                .bind(role.as_str())
                 .bind(micros(time_fmt::now()))
                 .execute(&mut *tx.tx)
                 .await;
@@ -531,10 +531,10 @@ impl Store {
             other => other?,
         };
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
-        let detail = serde_json::json!({"role": role});
+        let detail = serde_json::json!({"role": role.as_str()});
         journal::record(&mut tx, actor, member_change(space, monimeer, "member.add", detail)).await?;
         tx.commit().await?;
-        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
+        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.clone() })
     }
 
     /// Changes a member's role; the last active owner cannot be demoted.
@@ -542,7 +542,7 @@ impl Store {
         &self,
         space: &SpaceId,
         monimeer: &MonimeerId,
-        role: &str,
+        role: &RoleName,
         actor: &Actor<'_>,
     ) -> StoreResult<Membership> {
         let mut tx = self.begin_write().await?;
@@ -554,19 +554,18 @@ impl Store {
             let had = Self::held(&mut tx, space, &current).await?;
             by.change_member(Some(had), Some(granted), false).map_err(StoreError::Refused)?;
         }
-        let (was_owner, stays_owner) = (is_owner(&current), is_owner(role));
-        Self::keep_an_owner(&mut tx, space, was_owner && !stays_owner && active).await?;
+        Self::keep_an_owner(&mut tx, space, current.is_owner() && !role.is_owner() && active).await?;
         sqlx::query("UPDATE memberships SET role = $1 WHERE space_id = $2 AND monimeer_id = $3")
-            .bind(role)
+            .bind(role.as_str())
             .bind(space.as_str())
             .bind(monimeer.as_str())
             .execute(&mut *tx.tx)
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
-        let detail = serde_json::json!({"from": current, "to": role});
+        let detail = serde_json::json!({"from": current.as_str(), "to": role.as_str()});
         journal::record(&mut tx, actor, member_change(space, monimeer, "member.set_role", detail)).await?;
         tx.commit().await?;
-        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.to_owned() })
+        Ok(Membership { space_id: space.clone(), monimeer_id: monimeer.clone(), role: role.clone() })
     }
 
     /// Removes a member; the last active owner cannot leave. Leaving oneself needs no authority
@@ -579,14 +578,14 @@ impl Store {
             let had = Self::held(&mut tx, space, &current).await?;
             by.change_member(Some(had), None, actor.monimeer() == Some(monimeer)).map_err(StoreError::Refused)?;
         }
-        Self::keep_an_owner(&mut tx, space, is_owner(&current) && active).await?;
+        Self::keep_an_owner(&mut tx, space, current.is_owner() && active).await?;
         sqlx::query("DELETE FROM memberships WHERE space_id = $1 AND monimeer_id = $2")
             .bind(space.as_str())
             .bind(monimeer.as_str())
             .execute(&mut *tx.tx)
             .await?;
         record_change(&mut tx, &AuthChange::Membership(space.clone(), monimeer.clone())).await?;
-        let detail = serde_json::json!({"role": current});
+        let detail = serde_json::json!({"role": current.as_str()});
         journal::record(&mut tx, actor, member_change(space, monimeer, "member.remove", detail)).await?;
         tx.commit().await
     }

@@ -150,7 +150,7 @@ fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> {
         balance_after: int(row, "balance_after")?,
         owner: Ownership {
             id: text(row, "owner_id")?,
-            kind: text(row, "owner_type")?,
+            kind: OwnerKind::parse(&text(row, "owner_type")?).ok_or_else(|| corrupt("owner_type"))?,
             metadata: json_map(row, "owner_metadata")?,
         },
         metadata: json_map(row, "metadata")?,
@@ -539,7 +539,7 @@ impl Store {
         let now_us = micros(now);
         let id = InternalTransferId::generate();
         let reference = new_transaction_reference();
-        let owner = Ownership { id: id.to_string(), kind: "internal_transfer".into(), metadata: new.metadata.clone() };
+        let owner = Ownership { id: id.to_string(), kind: OwnerKind::InternalTransfer, metadata: new.metadata.clone() };
 
         let failure = match (source_after, destination_after) {
             (Some(source_after), Some(destination_after)) => {
@@ -768,7 +768,7 @@ impl Store {
         .bind(now_us)
         .execute(&mut *tx.tx)
         .await?;
-        let owner = Ownership { id: adjustment.to_string(), kind: "ledger_adjustment".into(), metadata: None };
+        let owner = Ownership { id: adjustment.to_string(), kind: OwnerKind::LedgerAdjustment, metadata: None };
         insert_entries(&mut tx.tx, tenant, &[(account, EntryKind::Credit, after)], money, &reference, &owner, now_us)
             .await?;
         let detail = serde_json::json!({"account": account.as_str(), "amount": amount, "currency": money.currency.code(), "reference": reference});

@@ -8,7 +8,7 @@ use crate::journal::{self, Actor, Change};
 use openmonime_domain::entities::{AccessToken, NewAccessToken, PolicyPatch, SpacePolicy};
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
-use openmonime_domain::role::BuiltinRole;
+use openmonime_domain::role::{BuiltinRole, RoleName};
 use openmonime_domain::time_fmt;
 use openmonime_domain::token::TokenHash;
 use time::OffsetDateTime;
@@ -120,16 +120,14 @@ impl Store {
     pub async fn create_role(
         &self,
         space: &SpaceId,
-        name: &str,
+        role: &RoleName,
         set: PermissionSet,
         actor: &Actor<'_>,
     ) -> StoreResult<RoleInfo> {
         if let Some(by) = actor.authority() {
             by.change_role(None, set).map_err(StoreError::Refused)?;
         }
-        if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict(Conflict::RoleExists));
-        }
+        let RoleName::Custom(name) = role else { return Err(StoreError::Conflict(Conflict::RoleExists)) };
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
         let result =
@@ -163,17 +161,15 @@ impl Store {
     pub async fn update_role(
         &self,
         space: &SpaceId,
-        name: &str,
+        role: &RoleName,
         set: PermissionSet,
         actor: &Actor<'_>,
     ) -> StoreResult<(RoleInfo, RoleImpact)> {
-        if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict(Conflict::RoleBuiltin));
-        }
+        let RoleName::Custom(name) = role else { return Err(StoreError::Conflict(Conflict::RoleBuiltin)) };
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
         if let Some(by) = actor.authority() {
-            let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
+            let old = Store::grantable(&mut tx, space, role).await?.ok_or(StoreError::NotFound)?;
             by.change_role(Some(old.permissions), set).map_err(StoreError::Refused)?;
         }
         let done = sqlx::query("UPDATE space_roles SET permissions = $1 WHERE space_id = $2 AND name = $3")
@@ -195,14 +191,12 @@ impl Store {
 
     /// Deletes a custom role nobody holds, under the Space's lock so no concurrent write can grant
     /// it meanwhile; a request's authority must hold everything the role grants.
-    pub async fn delete_role(&self, space: &SpaceId, name: &str, actor: &Actor<'_>) -> StoreResult<()> {
-        if BuiltinRole::parse(name).is_some() {
-            return Err(StoreError::Conflict(Conflict::RoleBuiltin));
-        }
+    pub async fn delete_role(&self, space: &SpaceId, role: &RoleName, actor: &Actor<'_>) -> StoreResult<()> {
+        let RoleName::Custom(name) = role else { return Err(StoreError::Conflict(Conflict::RoleBuiltin)) };
         let mut tx = self.begin_write().await?;
         Store::lock_space(&mut tx, space).await?;
         if let Some(by) = actor.authority() {
-            let old = Store::grantable(&mut tx, space, name).await?.ok_or(StoreError::NotFound)?;
+            let old = Store::grantable(&mut tx, space, role).await?.ok_or(StoreError::NotFound)?;
             by.change_role(Some(old.permissions), PermissionSet::EMPTY).map_err(StoreError::Refused)?;
         }
         let held = sqlx::query("SELECT 1 FROM memberships WHERE space_id = $1 AND role = $2")

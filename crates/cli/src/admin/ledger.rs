@@ -49,7 +49,7 @@ pub(super) async fn run(store: &Store, cmd: LedgerCommand) -> Result<Outcome, St
                 "reference": entry.reference,
                 "financialAccountId": entry.account_id,
                 "balanceAfter": entry.balance_after,
-                "ownershipGraph": {"owner": {"id": entry.owner.id, "type": entry.owner.kind}},
+                "ownershipGraph": {"owner": {"id": entry.owner.id, "type": entry.owner.kind.as_str()}},
             })
             .into()
         }

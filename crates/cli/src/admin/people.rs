@@ -3,6 +3,7 @@
 use super::{parse, store_err};
 use clap::Subcommand;
 use openmonime_domain::ids::{MonimeerId, SpaceId};
+use openmonime_domain::role::RoleName;
 use openmonime_domain::time_fmt;
 use openmonime_store::journal::Actor;
 use openmonime_store::Store;
@@ -99,10 +100,10 @@ pub(super) async fn member(store: &Store, cmd: MemberCommand) -> Result<Value, S
     let monimeer = parse("Monimeer id", monimeer, MonimeerId::parse)?;
     match (&cmd, role) {
         (MemberCommand::Add { .. }, Some(role)) => {
-            store.add_member(&space, &monimeer, role, &Actor::Operator).await.map(|_| ())
+            store.add_member(&space, &monimeer, &RoleName::stored(role), &Actor::Operator).await.map(|_| ())
         }
         (MemberCommand::SetRole { .. }, Some(role)) => {
-            store.set_member_role(&space, &monimeer, role, &Actor::Operator).await.map(|_| ())
+            store.set_member_role(&space, &monimeer, &RoleName::stored(role), &Actor::Operator).await.map(|_| ())
         }
         _ => store.remove_member(&space, &monimeer, &Actor::Operator).await,
     }

@@ -4,6 +4,7 @@ use super::{parse, store_err, view};
 use clap::{Args, Subcommand};
 use openmonime_domain::ids::SpaceId;
 use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::role::RoleName;
 use openmonime_http::views::space::SpaceRole;
 use openmonime_store::journal::Actor;
 use openmonime_store::Store;
@@ -56,19 +57,23 @@ pub(super) async fn run(store: &Store, cmd: RoleCommand) -> Result<Value, String
                 );
             }
             store.get_space(&space).await.map_err(store_err)?;
-            let role =
-                store.create_role(&space, &name, expand(&permissions)?, &Actor::Operator).await.map_err(store_err)?;
+            let role = store
+                .create_role(&space, &RoleName::stored(&name), expand(&permissions)?, &Actor::Operator)
+                .await
+                .map_err(store_err)?;
             view(SpaceRole::new(role))
         }
         RoleCommand::Update(RoleSpec { space, name, permissions }) => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            let (role, impact) =
-                store.update_role(&space, &name, expand(&permissions)?, &Actor::Operator).await.map_err(store_err)?;
+            let (role, impact) = store
+                .update_role(&space, &RoleName::stored(&name), expand(&permissions)?, &Actor::Operator)
+                .await
+                .map_err(store_err)?;
             view(SpaceRole::updated(role, &impact))
         }
         RoleCommand::Delete { space, name } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
-            store.delete_role(&space, &name, &Actor::Operator).await.map_err(store_err)?;
+            store.delete_role(&space, &RoleName::stored(&name), &Actor::Operator).await.map_err(store_err)?;
             json!({"deleted": name})
         }
     })

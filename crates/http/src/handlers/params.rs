@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::{FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, TokenId};
+use openmonime_domain::role::RoleName;
 use openmonime_store::{ListFilter, Page, PageRequest};
 use serde::{Deserialize, Deserializer};
 
@@ -68,16 +69,14 @@ impl<T: PathParam> PathParam for Unpatterned<T> {
     }
 }
 
-/// `{name}` of a role: any text; a name that is no role of the Space is the store's 404.
-pub struct RoleName(pub String);
-
+/// A role's name in a path: a name no role can have is 404, like a role that does not exist.
 impl PathParam for RoleName {
     const NAME: &'static str = "name";
     const PREFIX: Option<&'static str> = None;
     const KIND: &'static str = "role";
 
     fn parse(raw: &str) -> Option<Self> {
-        Some(RoleName(raw.to_owned()))
+        RoleName::parse(raw)
     }
 }
 

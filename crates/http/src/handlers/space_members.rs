@@ -18,12 +18,18 @@ use crate::views::{Deleted, List, One};
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::ids::MonimeerId;
+use openmonime_domain::role::RoleName;
 use openmonime_store::identity::AuthChange;
-use openmonime_store::StoreError;
+use openmonime_store::{Conflict, StoreError};
 
 fn monimeer(raw: &str, field: &str) -> ApiResult<MonimeerId> {
     MonimeerId::parse(raw)
         .ok_or_else(|| ApiError::field(field, "invalid_id", format!("`{field}` must be a Monimeer id (`mmr-…`)")))
+}
+
+/// A name no role can have is unknown, like a role the Space does not define.
+fn role(raw: &str) -> ApiResult<RoleName> {
+    RoleName::parse(raw).ok_or_else(|| StoreError::Conflict(Conflict::RoleUnknown).into())
 }
 
 fn not_found(err: StoreError) -> ApiError {
@@ -49,14 +55,12 @@ pub async fn add(
     ApiJson(body): ApiJson<AddSpaceMember>,
 ) -> ApiResult<Json<One<SpaceMember>>> {
     let who = monimeer(&body.monimeer_id, "monimeerId")?;
+    let role = role(&body.role)?;
     let space = caller.tenant.space_id.clone();
-    let m =
-        state.store.add_member(&space, &who, &body.role, &audit_events::actor(&caller)).await.map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::field("monimeerId", "monimeer_not_found", "`monimeerId` names no Monimeer")
-            }
-            other => other.into(),
-        })?;
+    let m = state.store.add_member(&space, &who, &role, &audit_events::actor(&caller)).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::field("monimeerId", "monimeer_not_found", "`monimeerId` names no Monimeer"),
+        other => other.into(),
+    })?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));
     Ok(Json(One::new(SpaceMember::new(m))))
 }
@@ -71,7 +75,7 @@ pub async fn set_role(
     let space = caller.tenant.space_id.clone();
     let m = state
         .store
-        .set_member_role(&space, &who, &body.role, &audit_events::actor(&caller))
+        .set_member_role(&space, &who, &role(&body.role)?, &audit_events::actor(&caller))
         .await
         .map_err(not_found)?;
     state.auth.invalidate(&AuthChange::Membership(space.clone(), who.clone()));

@@ -3,7 +3,7 @@
 //! members and tokens it reaches.
 
 use super::audit_events;
-use super::params::{ApiPath, RoleName};
+use super::params::ApiPath;
 use crate::auth::SpaceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
@@ -14,6 +14,7 @@ use crate::views::{Deleted, List, One};
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::role::RoleName;
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
 
@@ -54,7 +55,8 @@ pub async fn create(
     }
     let set = permissions(&body.permissions)?;
     let space = caller.tenant.space_id.clone();
-    let role = state.store.create_role(&space, &body.name, set, &audit_events::actor(&caller)).await?;
+    let role =
+        state.store.create_role(&space, &RoleName::stored(&body.name), set, &audit_events::actor(&caller)).await?;
     Ok(Json(One::new(SpaceRole::new(role))))
 }
 
@@ -62,7 +64,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: SpaceCaller,
     _: ApiQuery<NoQuery>,
-    ApiPath(RoleName(name)): ApiPath<RoleName>,
+    ApiPath(name): ApiPath<RoleName>,
     ApiJson(body): ApiJson<UpdateSpaceRole>,
 ) -> ApiResult<Json<One<SpaceRole>>> {
     let set = permissions(&body.permissions)?;
@@ -77,7 +79,7 @@ pub async fn delete(
     State(state): State<AppState>,
     caller: SpaceCaller,
     _: ApiQuery<NoQuery>,
-    ApiPath(RoleName(name)): ApiPath<RoleName>,
+    ApiPath(name): ApiPath<RoleName>,
 ) -> ApiResult<Json<Deleted>> {
     let space = caller.tenant.space_id.clone();
     state.store.delete_role(&space, &name, &audit_events::actor(&caller)).await.map_err(not_found)?;

@@ -151,7 +151,9 @@ pub struct ParentOwner {
 
 impl OwnershipGraph {
     fn of(o: Ownership) -> Self {
-        OwnershipGraph { owner: Owner { id: o.id, kind: o.kind, metadata: o.metadata, owner: None } }
+        OwnershipGraph {
+            owner: Owner { id: o.id, kind: o.kind.as_str().to_owned(), metadata: o.metadata, owner: None },
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub struct SpaceMember {
 
 impl SpaceMember {
     pub fn new(m: Membership) -> Self {
-        SpaceMember { monimeer_id: m.monimeer_id.into(), role: m.role }
+        SpaceMember { monimeer_id: m.monimeer_id.into(), role: m.role.to_string() }
     }
 }
 

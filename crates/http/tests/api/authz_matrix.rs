@@ -121,7 +121,10 @@ async fn every_route_refuses_every_condition_with_the_expected_reason() {
     let live = objects_in(&app, &owner.space, Environment::Live).await;
     let elsewhere = app.owner().await;
     let theirs = objects_in(&app, &elsewhere.space, Environment::Test).await;
-    app.store().create_role(&owner.space, "nothing", PermissionSet::EMPTY, &Actor::Operator).await.unwrap();
+    app.store()
+        .create_role(&owner.space, &RoleName::stored("nothing"), PermissionSet::EMPTY, &Actor::Operator)
+        .await
+        .unwrap();
     let powerless = app.member(&owner.space, "nothing").await;
     let everything = PermissionSet::all();
 

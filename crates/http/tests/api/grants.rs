@@ -39,7 +39,13 @@ fn live(permissions: PermissionSet) -> TokenSpec {
 }
 
 async fn role_of(app: &TestApp, space: &SpaceId, who: &MonimeerId) -> Option<String> {
-    app.store().list_members(space).await.unwrap().into_iter().find(|m| &m.monimeer_id == who).map(|m| m.role)
+    app.store()
+        .list_members(space)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| &m.monimeer_id == who)
+        .map(|m| m.role.to_string())
 }
 
 async fn role_names(app: &TestApp, space: &SpaceId) -> Vec<String> {
@@ -481,7 +487,7 @@ async fn the_last_active_owner_survives_concurrent_changes_on_two_nodes() {
                 act(&b, Method::DELETE, &second_path, &t2, Some(&o.space), json!({})),
             )
         };
-        let owners = a.store().list_members(&o.space).await.unwrap().into_iter().filter(|m| m.role == "owner").count();
+        let owners = a.store().list_members(&o.space).await.unwrap().into_iter().filter(|m| m.role.is_owner()).count();
         assert_eq!(owners, 1, "trial {trial}: {one:?} {two:?}");
         let outcomes = [one.0, two.0];
         assert!(outcomes.contains(&200), "trial {trial}: one change wins: {outcomes:?}");
@@ -670,7 +676,11 @@ impl World {
             None => {
                 let name = self.fresh("custom");
                 let set = bits_to_set(bits);
-                self.app.store().create_role(&self.owner.space, &name, set, &Actor::Operator).await.unwrap();
+                self.app
+                    .store()
+                    .create_role(&self.owner.space, &RoleName::stored(&name), set, &Actor::Operator)
+                    .await
+                    .unwrap();
                 (name, set)
             }
         }
@@ -688,7 +698,7 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
     let route = &routes[case.route];
     let (caller_role, role_set) = w.role(case.role, case.role_bits).await;
     let caller = app.store().create_monimeer("Caller", None).await.unwrap().id;
-    app.store().add_member(space, &caller, &caller_role, &Actor::Operator).await.unwrap();
+    app.store().add_member(space, &caller, &RoleName::stored(&caller_role), &Actor::Operator).await.unwrap();
     let token_set = bits_to_set(case.token_bits);
     let environment = if case.live { Environment::Live } else { Environment::Test };
     let spec = TokenSpec {
@@ -716,7 +726,7 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
     // The target: a member with a role, or another token of the caller's.
     let (target_role, target_set) = w.role(case.target_role, case.target_bits).await;
     let target = app.store().create_monimeer("Target", None).await.unwrap().id;
-    app.store().add_member(space, &target, &target_role, &Actor::Operator).await.unwrap();
+    app.store().add_member(space, &target, &RoleName::stored(&target_role), &Actor::Operator).await.unwrap();
     // The caller's other token: mostly in the caller's environment, sometimes bound to the Space.
     let target_env = match (case.target_live, environment) {
         (true, env) => env,
@@ -742,7 +752,10 @@ async fn run_case(w: &World, routes: &[openmonime_http::auth::routes::RouteSpec]
         "UpdateSpaceRole" | "DeleteSpaceRole" => {
             // Edit (or delete) a custom role nobody holds, defined with `target_bits`.
             let name = w.fresh("edited");
-            app.store().create_role(space, &name, bits_to_set(case.target_bits), &Actor::Operator).await.unwrap();
+            app.store()
+                .create_role(space, &RoleName::stored(&name), bits_to_set(case.target_bits), &Actor::Operator)
+                .await
+                .unwrap();
             (format!("/v1/space-roles/{name}"), json!({"permissions": words}))
         }
         "UpdateSpacePolicies" => (route.path.to_owned(), json!({"allowUnboundTokens": true})),

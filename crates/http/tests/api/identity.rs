@@ -338,7 +338,7 @@ async fn refusals_come_in_the_documented_order() {
     let o = app.owner().await;
     let viewer = app.member(&o.space, "viewer").await;
     let second = app.store().create_space("Second", &o.monimeer, &Actor::Operator).await.unwrap().id;
-    app.store().add_member(&second, &viewer, "viewer", &Actor::Operator).await.unwrap();
+    app.store().add_member(&second, &viewer, &RoleName::stored("viewer"), &Actor::Operator).await.unwrap();
     // Bound elsewhere, outside the allowlist, and lacking the permission: the binding is named.
     let spec = TokenSpec {
         permissions: PermissionSet::EMPTY,
@@ -457,11 +457,11 @@ async fn a_role_change_takes_effect_on_a_running_server() {
     let (status, body) = create_account(&app, &t, &o.space).await;
     assert_permission_denied(status, &body, "financial-accounts:write", "role"); // the role is now cached
 
-    app.store().set_member_role(&o.space, &m, "developer", &Actor::Operator).await.unwrap();
+    app.store().set_member_role(&o.space, &m, &RoleName::stored("developer"), &Actor::Operator).await.unwrap();
     let promoted = eventually(FEED_DELAY, || async { create_account(&app, &t, &o.space).await.0 == 200 }).await;
     assert!(promoted, "the promotion did not reach the server within {FEED_DELAY:?}");
 
-    app.store().set_member_role(&o.space, &m, "viewer", &Actor::Operator).await.unwrap();
+    app.store().set_member_role(&o.space, &m, &RoleName::stored("viewer"), &Actor::Operator).await.unwrap();
     let demoted = eventually(FEED_DELAY, || async { create_account(&app, &t, &o.space).await.0 == 403 }).await;
     assert!(demoted, "the demotion did not reach the server within {FEED_DELAY:?}");
     let (status, body) = create_account(&app, &t, &o.space).await;

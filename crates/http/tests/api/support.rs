@@ -5,6 +5,7 @@ pub mod openapi;
 use openmonime_domain::entities::{NewAccessToken, Tenant};
 use openmonime_domain::ids::{FinancialAccountId, MonimeerId, SpaceId};
 use openmonime_domain::permission::PermissionSet;
+pub use openmonime_domain::role::RoleName;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::{time_fmt, token, Environment};
 use openmonime_http::{AppState, ServerConfig};
@@ -166,7 +167,7 @@ impl TestApp {
     /// A new Monimeer added to `space` with `role`.
     pub async fn member(&self, space: &SpaceId, role: &str) -> MonimeerId {
         let m = self.store().create_monimeer("Test Member", None).await.unwrap();
-        self.store().add_member(space, &m.id, role, &Actor::Operator).await.unwrap();
+        self.store().add_member(space, &m.id, &RoleName::stored(role), &Actor::Operator).await.unwrap();
         m.id
     }
 
