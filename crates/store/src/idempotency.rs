@@ -14,6 +14,7 @@
 use crate::backend::WriteTx;
 use crate::codec::*;
 use crate::error::{StoreError, StoreResult};
+use crate::tenant::scoped;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::MonimeerId;
 use openmonime_domain::time_fmt;
@@ -65,12 +66,11 @@ pub(crate) async fn claim(tx: &mut WriteTx, tenant: &Tenant, claim: &Idempotency
 /// The recorded answer for a key: the first response, `IdempotencyKeyInUse` when the key was
 /// used for a different request, or `None` when it was never recorded.
 async fn lookup(conn: &mut AnyConnection, tenant: &Tenant, claim: &IdempotencyClaim) -> StoreResult<Option<String>> {
-    let row = sqlx::query(
+    let row = scoped(
         "SELECT fingerprint, response_body FROM idempotency_records \
-         WHERE space_id = $1 AND environment = $2 AND monimeer_id = $3 AND idem_key = $4",
+         WHERE $TENANT AND monimeer_id = $1 AND idem_key = $2",
+        tenant,
     )
-    .bind(tenant.space_id.as_str())
-    .bind(tenant.environment.as_str())
     .bind(claim.monimeer_id.as_str())
     .bind(&claim.key)
     .fetch_optional(conn)
@@ -89,13 +89,12 @@ pub(crate) async fn complete(
     claim: &IdempotencyClaim,
     body: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    scoped(
         "UPDATE idempotency_records SET response_body = $1 \
-         WHERE space_id = $2 AND environment = $3 AND monimeer_id = $4 AND idem_key = $5",
+         WHERE $TENANT AND monimeer_id = $2 AND idem_key = $3",
+        tenant,
     )
     .bind(body)
-    .bind(tenant.space_id.as_str())
-    .bind(tenant.environment.as_str())
     .bind(claim.monimeer_id.as_str())
     .bind(&claim.key)
     .execute(&mut *tx.tx)

@@ -10,6 +10,7 @@ use crate::codec::*;
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
 use crate::journal::{self, Actor, Change};
+use crate::tenant::scoped;
 use crate::{page_of, Page, PageRequest};
 use openmonime_domain::entities::*;
 use openmonime_domain::ids::*;
@@ -246,17 +247,16 @@ async fn apply_delta(
     delta: i64,
     now: i64,
 ) -> StoreResult<Option<i64>> {
-    let row = sqlx::query(
+    let row = scoped(
         "UPDATE financial_accounts SET balance = balance + $1, updated_at = $2 \
-         WHERE id = $3 AND space_id = $4 AND environment = $5 \
-           AND balance + $1 >= 0 AND ($1 <= 0 OR balance <= $6 - $1) \
+         WHERE id = $3 AND $TENANT \
+           AND balance + $1 >= 0 AND ($1 <= 0 OR balance <= $4 - $1) \
          RETURNING balance",
+        tenant,
     )
     .bind(delta)
     .bind(now)
     .bind(account.as_str())
-    .bind(tenant.space_id.as_str())
-    .bind(tenant.environment.as_str())
     .bind(i64::MAX)
     .fetch_optional(tx)
     .await?;
@@ -266,18 +266,17 @@ async fn apply_delta(
 /// Moves a settled transfer's amount in one statement. The guards repeat what the caller decided
 /// from the locked balances: if they ever disagree, the transaction fails instead of the ledger.
 async fn move_balances(tx: &mut sqlx::AnyConnection, tenant: &Tenant, new: &NewTransfer, now: i64) -> StoreResult<()> {
-    let moved = sqlx::query(
+    let moved = scoped(
         "UPDATE financial_accounts \
          SET balance = balance + CASE WHEN id = $1 THEN -$3 ELSE $3 END, updated_at = $4 \
-         WHERE id IN ($1, $2) AND space_id = $5 AND environment = $6 \
-           AND ((id = $1 AND balance >= $3) OR (id = $2 AND balance <= $7 - $3))",
+         WHERE id IN ($1, $2) AND $TENANT \
+           AND ((id = $1 AND balance >= $3) OR (id = $2 AND balance <= $5 - $3))",
+        tenant,
     )
     .bind(new.source.as_str())
     .bind(new.destination.as_str())
     .bind(new.amount.value)
     .bind(now)
-    .bind(tenant.space_id.as_str())
-    .bind(tenant.environment.as_str())
     .bind(i64::MAX)
     .execute(tx)
     .await?;
@@ -357,16 +356,8 @@ impl Store {
     }
 
     pub async fn get_account(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialAccount> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         account_from_row(&row)
     }
 
@@ -377,13 +368,11 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Page<FinancialAccount>> {
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE space_id = $1 AND environment = $2 \
-             AND ($3 IS NULL OR uvan = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR seq < $5) \
-             ORDER BY seq DESC LIMIT $6"
+            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE $TENANT \
+             AND ($1 IS NULL OR uvan = $1) AND ($2 IS NULL OR reference = $2) AND ($3 IS NULL OR seq < $3) \
+             ORDER BY seq DESC LIMIT $4"
         );
-        let rows = sqlx::query(&sql)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
+        let rows = scoped(&sql, tenant)
             .bind(filter.uvan.as_deref())
             .bind(filter.reference.as_deref())
             .bind(page.after)
@@ -400,16 +389,8 @@ impl Store {
         patch: &AccountPatch,
     ) -> StoreResult<FinancialAccount> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(id).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
         let mut account = account_from_row(&row)?;
         if let Some(name) = &patch.name {
             account.name = name.clone();
@@ -424,18 +405,16 @@ impl Store {
             account.metadata = metadata.clone();
         }
         account.updated_at = Some(time_fmt::now());
-        let result = sqlx::query(
+        let result = scoped(
             "UPDATE financial_accounts SET name = $1, reference = $2, description = $3, metadata = $4, updated_at = $5 \
-             WHERE id = $6 AND space_id = $7 AND environment = $8 RETURNING balance",
-        )
+             WHERE id = $6 AND $TENANT RETURNING balance",
+        tenant,)
         .bind(&account.name)
         .bind(account.reference.as_deref())
         .bind(account.description.as_deref())
         .bind(encode_json_map(&account.metadata))
         .bind(account.updated_at.map(micros))
         .bind(id)
-        .bind(tenant.space_id.as_str())
-        .bind(tenant.environment.as_str())
         .fetch_one(&mut *tx.tx)
         .await;
         match result {
@@ -451,16 +430,8 @@ impl Store {
     }
 
     pub async fn get_transaction(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialTransaction> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE id = $1 AND space_id = $2 AND environment = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         entry_from_row(&row)
     }
 
@@ -471,13 +442,11 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Page<FinancialTransaction>> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE space_id = $1 AND environment = $2 \
-             AND ($3 IS NULL OR account_id = $3) AND ($4 IS NULL OR reference = $4) AND ($5 IS NULL OR kind = $5) \
-             AND ($6 IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7"
+            "SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE $TENANT \
+             AND ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR reference = $2) AND ($3 IS NULL OR kind = $3) \
+             AND ($4 IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5"
         );
-        let rows = sqlx::query(&sql)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
+        let rows = scoped(&sql, tenant)
             .bind(filter.account_id.as_deref())
             .bind(filter.reference.as_deref())
             .bind(filter.kind.map(EntryKind::as_str))
@@ -506,14 +475,15 @@ impl Store {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
-            "SELECT id, currency, balance FROM financial_accounts \
-             WHERE id IN ($1, $2) AND space_id = $3 AND environment = $4 ORDER BY id{lock}"
-        ))
+        let rows = scoped(
+            &format!(
+                "SELECT id, currency, balance FROM financial_accounts \
+             WHERE id IN ($1, $2) AND $TENANT ORDER BY id{lock}"
+            ),
+            tenant,
+        )
         .bind(new.source.as_str())
         .bind(new.destination.as_str())
-        .bind(tenant.space_id.as_str())
-        .bind(tenant.environment.as_str())
         .fetch_all(&mut *tx.tx)
         .await?;
         let mut balances = [0i64; 2];
@@ -626,16 +596,8 @@ impl Store {
     }
 
     pub async fn get_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<InternalTransfer> {
-        let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         transfer_from_row(&row)
     }
 
@@ -646,13 +608,11 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Page<InternalTransfer>> {
         let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE space_id = $1 AND environment = $2 \
-             AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source_id = $4) AND ($5 IS NULL OR destination_id = $5) \
-             AND ($6 IS NULL OR transaction_reference = $6) AND ($7 IS NULL OR seq < $7) ORDER BY seq DESC LIMIT $8"
+            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE $TENANT \
+             AND ($1 IS NULL OR status = $1) AND ($2 IS NULL OR source_id = $2) AND ($3 IS NULL OR destination_id = $3) \
+             AND ($4 IS NULL OR transaction_reference = $4) AND ($5 IS NULL OR seq < $5) ORDER BY seq DESC LIMIT $6"
         );
-        let rows = sqlx::query(&sql)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
+        let rows = scoped(&sql, tenant)
             .bind(filter.status.map(TransferStatus::as_str))
             .bind(filter.source_id.as_deref())
             .bind(filter.destination_id.as_deref())
@@ -671,16 +631,8 @@ impl Store {
         patch: &TransferPatch,
     ) -> StoreResult<InternalTransfer> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_optional(&mut *tx.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM internal_transfers WHERE id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(id).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
         let mut transfer = transfer_from_row(&row)?;
         if let Some(d) = &patch.description {
             transfer.description = d.clone();
@@ -689,15 +641,16 @@ impl Store {
             transfer.metadata = m.clone();
         }
         transfer.updated_at = Some(time_fmt::now());
-        sqlx::query("UPDATE internal_transfers SET description = $1, metadata = $2, updated_at = $3 WHERE id = $4 AND space_id = $5 AND environment = $6")
-            .bind(transfer.description.as_deref())
-            .bind(encode_json_map(&transfer.metadata))
-            .bind(transfer.updated_at.map(micros))
-            .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .execute(&mut *tx.tx)
-            .await?;
+        scoped(
+            "UPDATE internal_transfers SET description = $1, metadata = $2, updated_at = $3 WHERE id = $4 AND $TENANT",
+            tenant,
+        )
+        .bind(transfer.description.as_deref())
+        .bind(encode_json_map(&transfer.metadata))
+        .bind(transfer.updated_at.map(micros))
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
         tx.commit().await?;
         Ok(transfer)
     }
@@ -705,21 +658,16 @@ impl Store {
     /// Deletes a transfer that is still `pending`; any other state is `Conflict("transfer_not_pending")`.
     pub async fn delete_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let row =
-            sqlx::query("SELECT status FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3")
-                .bind(id)
-                .bind(tenant.space_id.as_str())
-                .bind(tenant.environment.as_str())
-                .fetch_optional(&mut *tx.tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+        let row = scoped("SELECT status FROM internal_transfers WHERE id = $1 AND $TENANT", tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if text(&row, "status")? != TransferStatus::Pending.as_str() {
             return Err(StoreError::Conflict(Conflict::TransferNotPending));
         }
-        sqlx::query("DELETE FROM internal_transfers WHERE id = $1 AND space_id = $2 AND environment = $3 AND status = 'pending'")
+        scoped("DELETE FROM internal_transfers WHERE id = $1 AND $TENANT AND status = 'pending'", tenant)
             .bind(id)
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
             .execute(&mut *tx.tx)
             .await?;
         tx.commit().await
@@ -739,14 +687,11 @@ impl Store {
             return Err(StoreError::Conflict(Conflict::AmountNotPositive));
         }
         let mut tx = self.begin_write().await?;
-        let acct =
-            sqlx::query("SELECT currency FROM financial_accounts WHERE id = $1 AND space_id = $2 AND environment = $3")
-                .bind(account.as_str())
-                .bind(tenant.space_id.as_str())
-                .bind(tenant.environment.as_str())
-                .fetch_optional(&mut *tx.tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
+        let acct = scoped("SELECT currency FROM financial_accounts WHERE id = $1 AND $TENANT", tenant)
+            .bind(account.as_str())
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let money = Money { currency: currency(&acct, "currency")?, value: amount };
         let now_us = micros(time_fmt::now());
         let adjustment = AdjustmentId::generate();
@@ -781,13 +726,8 @@ impl Store {
         };
         journal::record(&mut tx, actor, change).await?;
         tx.commit().await?;
-        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE owner_id = $1 AND space_id = $2 AND environment = $3");
-        let row = sqlx::query(&sql)
-            .bind(adjustment.as_str())
-            .bind(tenant.space_id.as_str())
-            .bind(tenant.environment.as_str())
-            .fetch_one(&self.pool)
-            .await?;
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE owner_id = $1 AND $TENANT");
+        let row = scoped(&sql, tenant).bind(adjustment.as_str()).fetch_one(&self.pool).await?;
         entry_from_row(&row)
     }
 

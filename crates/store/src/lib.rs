@@ -3,8 +3,10 @@
 //! Both backends speak the same SQL subset (numbered `$n` parameters, `RETURNING`, `BIGINT` and
 //! `TEXT` columns), so each query is written once; what differs per backend — connecting, its
 //! migrations, how concurrent writers are kept safe — lives in [`backend`]. Every tenant-scoped
-//! method takes a [`Tenant`](openmonime_domain::entities::Tenant) as a required argument, so a
-//! query that forgets the Space or the environment cannot be written.
+//! method takes a [`Tenant`](openmonime_domain::entities::Tenant) as a required argument, and
+//! its queries are built by `tenant::scoped`, which writes and binds the Space and environment
+//! predicate, so a query that forgets either cannot be written. Every change is journalled in its
+//! own transaction ([`journal`]).
 
 pub mod audit;
 pub mod backend;
@@ -17,6 +19,7 @@ pub mod journal;
 pub mod ledger;
 pub mod management;
 pub mod secret_url;
+mod tenant;
 
 pub use backend::{Backend, Store};
 pub use error::{Conflict, StoreError};
