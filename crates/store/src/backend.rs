@@ -19,6 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// `MIGRATIONS_SQLITE` and `MIGRATIONS_POSTGRES`, written by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
+
 /// Which database engine a [`Store`] talks to, chosen from the URL scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -37,22 +42,11 @@ impl Backend {
         }
     }
 
+    /// The backend's migrations, embedded from `migrations/<backend>/` by the build script.
     fn migrations(self) -> Vec<Migration> {
-        let files: &[(i64, &str, &str)] = match self {
-            Backend::Sqlite => &[
-                (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
-                (2, "management", include_str!("../migrations/sqlite/0002_management.sql")),
-                (3, "entry owner index", include_str!("../migrations/sqlite/0003_entry_owner_index.sql")),
-                (4, "deployment", include_str!("../migrations/sqlite/0004_deployment.sql")),
-                (5, "token lineage", include_str!("../migrations/sqlite/0005_token_lineage.sql")),
-            ],
-            Backend::Postgres => &[
-                (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
-                (2, "management", include_str!("../migrations/postgres/0002_management.sql")),
-                (3, "entry owner index", include_str!("../migrations/postgres/0003_entry_owner_index.sql")),
-                (4, "deployment", include_str!("../migrations/postgres/0004_deployment.sql")),
-                (5, "token lineage", include_str!("../migrations/postgres/0005_token_lineage.sql")),
-            ],
+        let files = match self {
+            Backend::Sqlite => embedded::MIGRATIONS_SQLITE,
+            Backend::Postgres => embedded::MIGRATIONS_POSTGRES,
         };
         files
             .iter()
@@ -279,4 +273,48 @@ impl Store {
 /// The scheme part of a URL, for an error message that must not echo credentials.
 fn url_scheme(url: &str) -> &str {
     url.split(':').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    /// An applied migration must never change: sqlx refuses to start on a database whose applied
+    /// migration's checksum differs. These are the first bytes of each one's SHA-384.
+    #[test]
+    fn applied_migrations_keep_their_checksums() {
+        let pinned = [
+            (
+                Backend::Sqlite,
+                ["a351d3fc3c3b4576", "3619043cb3432192", "60ed6b7de0a3b4ff", "34c88dc4faefc96b", "0df424d66675fce9"],
+            ),
+            (
+                Backend::Postgres,
+                ["2386237f5057c6e8", "3619043cb3432192", "60ed6b7de0a3b4ff", "34c88dc4faefc96b", "0df424d66675fce9"],
+            ),
+        ];
+        for (backend, checksums) in pinned {
+            let migrations = backend.migrations();
+            let names: Vec<_> = migrations.iter().map(|m| (m.version, m.description.to_string())).collect();
+            assert_eq!(
+                names[..checksums.len()],
+                [
+                    (1, "init".to_owned()),
+                    (2, "management".to_owned()),
+                    (3, "entry owner index".to_owned()),
+                    (4, "deployment".to_owned()),
+                    (5, "token lineage".to_owned()),
+                ],
+                "{backend:?}"
+            );
+            for (migration, pinned) in migrations.iter().zip(checksums) {
+                assert_eq!(
+                    &hex::encode(&migration.checksum)[..16],
+                    pinned,
+                    "{backend:?} migration {}",
+                    migration.version
+                );
+            }
+        }
+    }
 }
