@@ -1,5 +1,7 @@
 //! The `openmonime` binary: `serve`, `migrate`, and `admin …`, sharing one configuration.
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod config;
 mod quickstart;

@@ -4,6 +4,8 @@
 //! thread RNG), so the storage and HTTP crates can share one definition of what a token, a permission,
 //! an amount of money or a valid request field is.
 
+#![forbid(unsafe_code)]
+
 pub mod cursor;
 pub mod duration;
 pub mod entities;

@@ -83,6 +83,7 @@ fn limit_below(fd_limit: usize) -> usize {
 
 /// The soft limit on open files, if there is one.
 #[cfg(unix)]
+#[allow(unsafe_code)] // The workspace's one unsafe call: libc has no safe wrapper for it.
 fn fd_limit() -> Option<usize> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `getrlimit` only writes the struct it is given, which lives for the whole call.

@@ -8,6 +8,8 @@
 //! predicate, so a query that forgets either cannot be written. Every change is journalled in its
 //! own transaction ([`journal`]).
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod backend;
 mod codec;
