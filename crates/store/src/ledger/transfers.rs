@@ -296,7 +296,7 @@ impl Store {
         Ok(transfer)
     }
 
-    /// Deletes a transfer that is still `pending`; any other state is `Conflict("transfer_not_pending")`.
+    /// Deletes a transfer that is still `pending`; any other state is `Conflict::TransferNotPending`.
     pub async fn delete_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let row = scoped("SELECT status FROM internal_transfers WHERE id = $1 AND $TENANT", tenant)
