@@ -23,6 +23,7 @@ pub mod token;
 pub mod uvan;
 pub mod validation;
 pub mod version;
+pub mod webhook_signature;
 
 pub use environment::Environment;
 pub use validation::{FieldError, Validation};
