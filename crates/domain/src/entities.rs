@@ -186,8 +186,9 @@ impl AccessToken {
     }
 }
 
-/// A wallet/ledger unit in one currency.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A wallet/ledger unit in one currency. It serializes (in this crate's own spelling, not the
+/// API's) as an event's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinancialAccount {
     pub id: FinancialAccountId,
     pub uvan: String,
@@ -198,7 +199,9 @@ pub struct FinancialAccount {
     pub metadata: Option<Map<String, Value>>,
     /// Available balance in minor units; never negative.
     pub balance: i64,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
 }
 
@@ -332,8 +335,9 @@ impl TransferFailure {
     }
 }
 
-/// A movement of money between two accounts of one Space and environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A movement of money between two accounts of one Space and environment. It serializes (in
+/// this crate's own spelling, not the API's) as an event's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InternalTransfer {
     pub id: InternalTransferId,
     pub status: TransferStatus,
@@ -344,6 +348,8 @@ pub struct InternalTransfer {
     pub description: Option<String>,
     pub failure: Option<(TransferFailure, Option<String>)>,
     pub metadata: Option<Map<String, Value>>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
 }

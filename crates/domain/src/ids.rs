@@ -93,6 +93,9 @@ typed_id!(
 typed_id!(
     /// One HTTP request attempt.
     RequestId, "req-");
+typed_id!(
+    /// An event: one change as webhooks are told of it. Receivers dedupe on it.
+    EventId, "evt-");
 
 /// The reference shared by the ledger entries of one money movement.
 pub fn new_transaction_reference() -> String {

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod entities;
 pub mod environment;
 pub mod escalation;
+pub mod event;
 pub mod grant;
 pub mod ids;
 pub mod issuance;

@@ -286,11 +286,25 @@ mod tests {
         let pinned = [
             (
                 Backend::Sqlite,
-                ["a351d3fc3c3b4576", "3619043cb3432192", "60ed6b7de0a3b4ff", "34c88dc4faefc96b", "0df424d66675fce9"],
+                [
+                    "a351d3fc3c3b4576",
+                    "3619043cb3432192",
+                    "60ed6b7de0a3b4ff",
+                    "34c88dc4faefc96b",
+                    "0df424d66675fce9",
+                    "d48b279756605cc1",
+                ],
             ),
             (
                 Backend::Postgres,
-                ["2386237f5057c6e8", "3619043cb3432192", "60ed6b7de0a3b4ff", "34c88dc4faefc96b", "0df424d66675fce9"],
+                [
+                    "2386237f5057c6e8",
+                    "3619043cb3432192",
+                    "60ed6b7de0a3b4ff",
+                    "34c88dc4faefc96b",
+                    "0df424d66675fce9",
+                    "2e7d187b33b16cfd",
+                ],
             ),
         ];
         for (backend, checksums) in pinned {
@@ -304,6 +318,7 @@ mod tests {
                     (3, "entry owner index".to_owned()),
                     (4, "deployment".to_owned()),
                     (5, "token lineage".to_owned()),
+                    (6, "events".to_owned()),
                 ],
                 "{backend:?}"
             );

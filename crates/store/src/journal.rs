@@ -1,14 +1,19 @@
 //! The write path's record of who changed what: every change a `Store` method makes is journalled
 //! by [`record`] inside the transaction of the change, so the two commit or roll back together.
 //!
-//! The webhooks issue adds outgoing events here: [`record`] is the one call each write makes, and
-//! it will also write the change's event to the outbox in the same transaction.
+//! A change that the outside world hears of also calls [`publish`], which writes its event to the
+//! outbox (`events`) in the same transaction: a committed change always has its events, and a
+//! rolled-back one never does.
 
 use crate::audit::{insert_audit, AuditEvent};
 use crate::backend::WriteTx;
+use crate::codec::micros;
 use crate::error::StoreResult;
+use openmonime_domain::entities::Tenant;
+use openmonime_domain::event::{EventName, Snapshot};
 use openmonime_domain::grant::Authority;
-use openmonime_domain::ids::{MonimeerId, SpaceId, TokenId};
+use openmonime_domain::ids::{EventId, MonimeerId, SpaceId, TokenId};
+use openmonime_domain::time_fmt;
 use openmonime_domain::Environment;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -100,4 +105,34 @@ pub(crate) async fn record(tx: &mut WriteTx, actor: &Actor<'_>, change: Change<'
         ip: ip.as_deref(),
     };
     insert_audit(tx, &event).await
+}
+
+/// Writes an event about `snapshot` to the outbox, in the transaction of the change it reports.
+pub(crate) async fn publish(
+    tx: &mut WriteTx,
+    tenant: &Tenant,
+    name: EventName,
+    snapshot: &Snapshot,
+) -> StoreResult<EventId> {
+    if name.object_type() != snapshot.object_type() {
+        return Err(crate::error::StoreError::Invariant("an event's name and its object disagree"));
+    }
+    let id = EventId::generate();
+    let encoded =
+        serde_json::to_string(snapshot).map_err(|_| crate::error::StoreError::Invariant("a snapshot serializes"))?;
+    sqlx::query(
+        "INSERT INTO events (id, space_id, environment, name, object_id, object_type, snapshot, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_str())
+    .bind(tenant.space_id.as_str())
+    .bind(tenant.environment.as_str())
+    .bind(name.as_str())
+    .bind(snapshot.object_id())
+    .bind(snapshot.object_type())
+    .bind(encoded)
+    .bind(micros(time_fmt::now()))
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(id)
 }

@@ -15,6 +15,7 @@ pub mod backend;
 mod codec;
 pub mod deployment;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod identity;
 pub mod journal;

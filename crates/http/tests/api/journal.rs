@@ -53,6 +53,10 @@ async fn unrefuse(app: &TestApp, name: &str) {
     }
 }
 
+fn test_tenant(space: &SpaceId) -> Tenant {
+    Tenant { space_id: space.clone(), environment: Environment::Test }
+}
+
 #[tokio::test]
 async fn a_change_whose_audit_record_fails_is_rolled_back() {
     let app = TestApp::spawn().await;
@@ -61,6 +65,7 @@ async fn a_change_whose_audit_record_fails_is_rolled_back() {
     let newcomer = app.store().create_monimeer("Newcomer", None).await.unwrap();
     let main = app.main_account(&owner.space, Environment::Test).await;
     let policy_before = app.store().get_policy(&owner.space).await.unwrap();
+    let events_before = app.store().list_events(&test_tenant(&owner.space), None, 100).await.unwrap();
     let trigger = refuse_journal_for(&app, &owner.space).await;
 
     let attempts = [
@@ -84,6 +89,8 @@ async fn a_change_whose_audit_record_fails_is_rolled_back() {
     assert!(members.iter().all(|m| m.monimeer_id != newcomer.id), "the membership was rolled back");
     let test_token = app.token(&owner.monimeer).await;
     assert_eq!(app.balance(&test_token, &owner.space, main.as_str()).await, 0, "the credit was rolled back");
+    let events_after = app.store().list_events(&test_tenant(&owner.space), None, 100).await.unwrap();
+    assert_eq!(events_after, events_before, "a rolled-back change publishes no event");
 
     // With the journal writable again, the same changes commit, each with its record.
     unrefuse(&app, &trigger).await;

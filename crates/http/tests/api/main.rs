@@ -12,6 +12,7 @@ mod cancellation;
 mod cluster;
 mod cursors;
 mod duplicates;
+mod events;
 mod forwarding;
 mod foundation;
 mod fuzz_findings;

@@ -5,9 +5,11 @@ use crate::backend::{Store, WriteTx};
 use crate::codec::*;
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
+use crate::journal;
 use crate::tenant::scoped;
 use crate::{page_of, Page, PageRequest};
 use openmonime_domain::entities::*;
+use openmonime_domain::event::{EventName, Snapshot};
 use openmonime_domain::ids::*;
 use openmonime_domain::money::Currency;
 use openmonime_domain::{time_fmt, uvan};
@@ -97,9 +99,23 @@ async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> 
     .execute(&mut *tx.tx)
     .await;
     match result {
-        Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(Conflict::ReferenceInUse)),
-        other => other.map(|_| account).map_err(Into::into),
-    }
+        Err(e) if StoreError::is_unique_violation(&e) => return Err(StoreError::Conflict(Conflict::ReferenceInUse)),
+        other => other?,
+    };
+    let snapshot = Snapshot::FinancialAccount(account.clone());
+    journal::publish(tx, tenant, EventName::FinancialAccountCreated, &snapshot).await?;
+    Ok(account)
+}
+
+/// An account as it stands inside the caller's transaction (the snapshot an event reports).
+pub(super) async fn account_in(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    id: &FinancialAccountId,
+) -> StoreResult<FinancialAccount> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND $TENANT");
+    let row = scoped(&sql, tenant).bind(id.as_str()).fetch_optional(conn).await?.ok_or(StoreError::NotFound)?;
+    account_from_row(&row)
 }
 
 /// The `main` SLE account every Space gets in each environment.

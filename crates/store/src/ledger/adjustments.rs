@@ -1,5 +1,6 @@
 //! Operator adjustments: the only way money enters the ledger.
 
+use super::accounts::account_in;
 use super::transactions::{entry_from_row, insert_entries, ENTRY_COLUMNS};
 use crate::backend::Store;
 use crate::codec::*;
@@ -7,6 +8,7 @@ use crate::error::{Conflict, StoreError, StoreResult};
 use crate::journal::{self, Actor, Change};
 use crate::tenant::scoped;
 use openmonime_domain::entities::*;
+use openmonime_domain::event::{EventName, Snapshot};
 use openmonime_domain::ids::*;
 use openmonime_domain::money::Money;
 use openmonime_domain::time_fmt;
@@ -89,6 +91,8 @@ impl Store {
             detail,
         };
         journal::record(&mut tx, actor, change).await?;
+        let credited = Snapshot::FinancialAccount(account_in(&mut tx.tx, tenant, account).await?);
+        journal::publish(&mut tx, tenant, EventName::FinancialAccountCredited, &credited).await?;
         tx.commit().await?;
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM financial_transactions WHERE owner_id = $1 AND $TENANT");
         let row = scoped(&sql, tenant).bind(adjustment.as_str()).fetch_one(&self.pool).await?;

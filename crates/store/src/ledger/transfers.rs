@@ -1,14 +1,17 @@
 //! Internal transfers: settled in one transaction (both balances and both entries, or a recorded
 //! failure with none), read, listed, patched and — while pending — deleted.
 
+use super::accounts::account_in;
 use super::transactions::insert_entries;
-use crate::backend::{Backend, Store};
+use crate::backend::{Backend, Store, WriteTx};
 use crate::codec::*;
 use crate::error::{Conflict, StoreError, StoreResult};
 use crate::idempotency::{self, IdempotencyClaim, Outcome};
+use crate::journal;
 use crate::tenant::scoped;
 use crate::{page_of, Page, PageRequest};
 use openmonime_domain::entities::*;
+use openmonime_domain::event::{EventName, Snapshot};
 use openmonime_domain::ids::*;
 use openmonime_domain::money::Money;
 use openmonime_domain::time_fmt;
@@ -206,6 +209,7 @@ impl Store {
         .bind(now_us)
         .execute(&mut *tx.tx)
         .await?;
+        publish_settlement(&mut tx, tenant, &transfer).await?;
         let body = render(&transfer);
         // The key is recorded last (see `idempotency`): a duplicate undoes its work and replays.
         if let Some(c) = claim {
@@ -313,4 +317,23 @@ impl Store {
             .await?;
         tx.commit().await
     }
+}
+
+/// A settled transfer's events: `internal_transfer.completed` with both accounts' debit and
+/// credit, or `internal_transfer.failed` alone.
+async fn publish_settlement(tx: &mut WriteTx, tenant: &Tenant, transfer: &InternalTransfer) -> StoreResult<()> {
+    let snapshot = Snapshot::InternalTransfer(transfer.clone());
+    if transfer.status != TransferStatus::Completed {
+        journal::publish(tx, tenant, EventName::InternalTransferFailed, &snapshot).await?;
+        return Ok(());
+    }
+    journal::publish(tx, tenant, EventName::InternalTransferCompleted, &snapshot).await?;
+    for (name, account) in [
+        (EventName::FinancialAccountDebited, &transfer.source),
+        (EventName::FinancialAccountCredited, &transfer.destination),
+    ] {
+        let account = Snapshot::FinancialAccount(account_in(&mut tx.tx, tenant, account).await?);
+        journal::publish(tx, tenant, name, &account).await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,85 @@
+//! Events: what a change tells the outside world (webhooks), named `<resource>.<event>` as Monime
+//! names them. An event holds a snapshot of its object as the change committed it; each webhook
+//! renders the snapshot in its own API release when it delivers.
+
+use crate::entities::{FinancialAccount, InternalTransfer};
+use serde::{Deserialize, Serialize};
+
+/// The events openmonime emits (later resources add theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventName {
+    FinancialAccountCreated,
+    FinancialAccountCredited,
+    FinancialAccountDebited,
+    InternalTransferCompleted,
+    InternalTransferFailed,
+}
+
+impl EventName {
+    pub const ALL: [EventName; 5] = [
+        EventName::FinancialAccountCreated,
+        EventName::FinancialAccountCredited,
+        EventName::FinancialAccountDebited,
+        EventName::InternalTransferCompleted,
+        EventName::InternalTransferFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::FinancialAccountCreated => "financial_account.created",
+            EventName::FinancialAccountCredited => "financial_account.credited",
+            EventName::FinancialAccountDebited => "financial_account.debited",
+            EventName::InternalTransferCompleted => "internal_transfer.completed",
+            EventName::InternalTransferFailed => "internal_transfer.failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    /// The kind of object the event is about: the name's `<resource>` part.
+    pub fn object_type(self) -> &'static str {
+        self.as_str().split_once('.').map_or("", |(resource, _)| resource)
+    }
+}
+
+/// The object an event is about, as the change left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "object", rename_all = "snake_case")]
+pub enum Snapshot {
+    FinancialAccount(FinancialAccount),
+    InternalTransfer(InternalTransfer),
+}
+
+impl Snapshot {
+    pub fn object_id(&self) -> &str {
+        match self {
+            Snapshot::FinancialAccount(a) => a.id.as_str(),
+            Snapshot::InternalTransfer(t) => t.id.as_str(),
+        }
+    }
+
+    /// The same word as [`EventName::object_type`] for the events about it.
+    pub fn object_type(&self) -> &'static str {
+        match self {
+            Snapshot::FinancialAccount(_) => "financial_account",
+            Snapshot::InternalTransfer(_) => "internal_transfer",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_monimes_resource_dot_event_words() {
+        for name in EventName::ALL {
+            assert_eq!(EventName::parse(name.as_str()), Some(name));
+            let (resource, event) = name.as_str().split_once('.').unwrap();
+            assert_eq!(resource, name.object_type());
+            assert!(event.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name:?}");
+        }
+    }
+}
