@@ -24,6 +24,8 @@ pub mod token;
 pub mod uvan;
 pub mod validation;
 pub mod version;
+pub mod webhook_destination;
+pub mod webhook_retry;
 pub mod webhook_signature;
 
 pub use environment::Environment;
