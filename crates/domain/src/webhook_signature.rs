@@ -3,12 +3,21 @@
 //! HMAC-SHA256 keyed with the webhook's secret (its UTF-8 bytes) over `<t>_<raw body>` — an
 //! underscore, not Stripe's period; base64, not hex. Receivers allow 300 s of clock difference.
 //!
-//! The published test vectors (docs/webhooks.md) are checked below against values computed by an
-//! independent implementation (Python's `hmac`).
+//! A webhook may instead use **ES256**: the server holds a P-256 key per webhook, shows its public
+//! key (PEM) on the webhook, and signs the same `<t>_<raw body>` with ECDSA over SHA-256; `v1` is
+//! then the standard base64 of the signature's **DER** encoding (what OpenSSL, PHP's
+//! `openssl_verify`, Python's `cryptography` and Node's `crypto.verify` take by default).
+//! Signatures are deterministic (RFC 6979), so a test vector is reproducible.
+//!
+//! The published test vectors (docs/webhooks.md) are checked below against values computed or
+//! verified by independent implementations (Python's `hmac` and `cryptography`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 use sha2::Sha256;
 
 /// The header a delivery carries its signature in.
@@ -19,9 +28,7 @@ pub const TOLERANCE_SECONDS: i64 = 300;
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b"_");
-    mac.update(body);
+    mac.update(&signed_bytes(timestamp, body));
     mac
 }
 
@@ -29,6 +36,44 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let signature = mac(secret, timestamp, body).finalize().into_bytes();
     format!("t={timestamp},v1={}", STANDARD.encode(signature))
+}
+
+/// The string both schemes sign: `<t>_<raw body>`.
+fn signed_bytes(timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut message = format!("{timestamp}_").into_bytes();
+    message.extend_from_slice(body);
+    message
+}
+
+/// A webhook's ES256 signing key. It has no `Debug`: it is a secret.
+pub struct Es256Key(SigningKey);
+
+impl Es256Key {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        Es256Key(SigningKey::random(&mut rand::rngs::OsRng))
+    }
+
+    /// The key from its 32-byte secret scalar, as stored; `None` if the bytes are no valid key.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        SigningKey::from_slice(bytes).ok().map(Es256Key)
+    }
+
+    /// The secret scalar, for storage.
+    pub fn to_bytes(&self) -> secrecy::SecretSlice<u8> {
+        self.0.to_bytes().to_vec().into()
+    }
+
+    /// The public key as PEM (SubjectPublicKeyInfo), as the webhook shows it.
+    pub fn public_key_pem(&self) -> String {
+        VerifyingKey::from(&self.0).to_public_key_pem(LineEnding::LF).expect("a P-256 public key encodes as PEM")
+    }
+
+    /// The header value for a delivery of `body` signed at `timestamp`.
+    pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
+        let signature: DerSignature = self.0.sign(&signed_bytes(timestamp, body));
+        format!("t={timestamp},v1={}", STANDARD.encode(signature.as_bytes()))
+    }
 }
 
 /// Why a signature was not accepted.
@@ -55,6 +100,42 @@ impl SignatureError {
 /// Checks a `Monime-Signature` header as a receiver does: the signed time within `tolerance`
 /// seconds of `now`, and one of its `v1` values equal (in constant time) to the body's signature.
 pub fn verify(header: &str, secret: &[u8], body: &[u8], now: i64, tolerance: i64) -> Result<(), SignatureError> {
+    let (timestamp, signatures) = parse(header, now, tolerance)?;
+    let matches = signatures.iter().any(|candidate| {
+        // `verify_slice` compares in constant time.
+        mac(secret, timestamp, body).verify_slice(candidate).is_ok()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Checks an ES256 `Monime-Signature` header against the webhook's public key (PEM).
+pub fn verify_es256(
+    header: &str,
+    public_key_pem: &str,
+    body: &[u8],
+    now: i64,
+    tolerance: i64,
+) -> Result<(), SignatureError> {
+    let key = VerifyingKey::from_public_key_pem(public_key_pem).map_err(|_| SignatureError::Malformed)?;
+    let (timestamp, signatures) = parse(header, now, tolerance)?;
+    let message = signed_bytes(timestamp, body);
+    let matches = signatures
+        .iter()
+        .filter_map(|der| p256::ecdsa::Signature::from_der(der).ok())
+        .any(|signature| key.verify(&message, &signature).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The signed time (checked against `now`) and the decoded `v1` values of a header.
+fn parse(header: &str, now: i64, tolerance: i64) -> Result<(i64, Vec<Vec<u8>>), SignatureError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
@@ -71,15 +152,7 @@ pub fn verify(header: &str, secret: &[u8], body: &[u8], now: i64, tolerance: i64
     if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
         return Err(SignatureError::OutsideTolerance);
     }
-    let matches = signatures.iter().filter_map(|s| STANDARD.decode(s).ok()).any(|candidate| {
-        // `verify_slice` compares in constant time.
-        mac(secret, timestamp, body).verify_slice(&candidate).is_ok()
-    });
-    if matches {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    Ok((timestamp, signatures.iter().filter_map(|s| STANDARD.decode(s).ok()).collect()))
 }
 
 #[cfg(test)]
@@ -105,6 +178,44 @@ mod tests {
             assert_eq!(sign(secret.as_bytes(), t, body.as_bytes()), header);
             assert_eq!(verify(header, secret.as_bytes(), body.as_bytes(), t + 299, TOLERANCE_SECONDS), Ok(()));
         }
+    }
+
+    /// ES256 with the secret scalar 0x07 × 32 over `VECTORS[0]`'s body and time; the signature
+    /// was verified by Python's `cryptography` and by `openssl dgst -sha256 -verify`.
+    const ES256_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHhhTL9R1TALzBB2cdc6zO4P/2BrH
+zk/ogsyxyYvFiW6kbDEcTi/0DdlqNlPm5FRF0y3+SG7O11x6kMahiIHAow==
+-----END PUBLIC KEY-----
+";
+    const ES256_HEADER: &str = "t=1733184000,v1=MEYCIQDMDOCjKQGzEAdthS14UKyvWk25o/d7yJJ5vlNWX6PpmwIhAKn1gFEWvaIjD2psao7UvVa+eeKnvLyzx00X8m18jbaE";
+
+    #[test]
+    fn es256_signatures_match_the_published_vector() {
+        let key = Es256Key::from_bytes(&[7u8; 32]).unwrap();
+        let (_, t, body, _) = VECTORS[0];
+        assert_eq!(key.public_key_pem(), ES256_PUBLIC_KEY);
+        assert_eq!(key.sign(t, body.as_bytes()), ES256_HEADER, "RFC 6979 signatures are deterministic");
+        assert_eq!(verify_es256(ES256_HEADER, ES256_PUBLIC_KEY, body.as_bytes(), t, TOLERANCE_SECONDS), Ok(()));
+        let restored = Es256Key::from_bytes(secrecy::ExposeSecret::expose_secret(&key.to_bytes())).unwrap();
+        assert_eq!(restored.public_key_pem(), ES256_PUBLIC_KEY);
+    }
+
+    #[test]
+    fn es256_refuses_another_body_key_or_time() {
+        let (_, t, body, _) = VECTORS[0];
+        let body = body.as_bytes();
+        assert_eq!(verify_es256(ES256_HEADER, ES256_PUBLIC_KEY, b"{}", t, 300), Err(SignatureError::Mismatch));
+        let other = Es256Key::generate();
+        assert_eq!(verify_es256(ES256_HEADER, &other.public_key_pem(), body, t, 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_es256(ES256_HEADER, ES256_PUBLIC_KEY, body, t + 301, 300),
+            Err(SignatureError::OutsideTolerance)
+        );
+        assert_eq!(verify_es256(ES256_HEADER, "not a key", body, t, 300), Err(SignatureError::Malformed));
+        assert!(Es256Key::from_bytes(&[0u8; 32]).is_none(), "zero is no P-256 secret scalar");
+        let fresh = Es256Key::generate();
+        let header = fresh.sign(t, body);
+        assert_eq!(verify_es256(&header, &fresh.public_key_pem(), body, t, 300), Ok(()));
     }
 
     #[test]
