@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
     #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
+    /// A network webhooks may deliver to although it is private, loopback or otherwise refused in
+    /// live (repeatable; comma-separated in the variable).
+    #[arg(long = "webhook-allow-network", env = "OPENMONIME_WEBHOOK_ALLOW_NETWORKS", value_delimiter = ',')]
+    pub webhook_allow_networks: Vec<IpNet>,
     /// The one forwarding header the trusted proxy appends to: `x-forwarded-for` (default) or
     /// `forwarded`; the other is then ignored entirely.
     #[arg(long, env = "OPENMONIME_CLIENT_IP_HEADER")]
@@ -126,6 +130,8 @@ pub struct FileConfig {
     geoip_db: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
+    #[serde(default)]
+    webhook_allow_networks: Vec<IpNet>,
     client_ip_header: Option<String>,
     body_limit: Option<usize>,
     redis_url: Option<SecretUrl>,
@@ -182,6 +188,11 @@ impl ServeArgs {
         let mut server = ServerConfig { public_url, ..ServerConfig::default() };
         server.trusted_proxies =
             if self.trusted_proxies.is_empty() { file.trusted_proxies } else { self.trusted_proxies.clone() };
+        server.webhook_allow_networks = if self.webhook_allow_networks.is_empty() {
+            file.webhook_allow_networks
+        } else {
+            self.webhook_allow_networks.clone()
+        };
         if let Some(header) = self.client_ip_header {
             server.client_ip_header = header;
         } else if let Some(raw) = file.client_ip_header {

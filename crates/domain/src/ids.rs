@@ -96,6 +96,9 @@ typed_id!(
 typed_id!(
     /// An event: one change as webhooks are told of it. Receivers dedupe on it.
     EventId, "evt-");
+typed_id!(
+    /// A webhook: where a Space's events of one environment are delivered. The prefix is the spec's.
+    WebhookId, "whk-");
 
 /// The reference shared by the ledger entries of one money movement.
 pub fn new_transaction_reference() -> String {

@@ -24,6 +24,7 @@ pub mod token;
 pub mod uvan;
 pub mod validation;
 pub mod version;
+pub mod webhook;
 pub mod webhook_destination;
 pub mod webhook_retry;
 pub mod webhook_signature;

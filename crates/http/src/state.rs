@@ -14,6 +14,8 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Proxies whose forwarding headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Networks webhooks may deliver to although `webhook_destination` would refuse them.
+    pub webhook_allow_networks: Vec<IpNet>,
     /// The one forwarding header a trusted proxy appends to; the other is ignored entirely.
     pub client_ip_header: crate::client_ip::ClientIpHeader,
     /// Largest accepted request body, in bytes.
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
         ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Vec::new(),
+            webhook_allow_networks: Vec::new(),
             client_ip_header: crate::client_ip::ClientIpHeader::XForwardedFor,
             body_limit: 64 * 1024,
             change_poll: Duration::from_millis(250),

@@ -293,6 +293,7 @@ mod tests {
                     "34c88dc4faefc96b",
                     "0df424d66675fce9",
                     "d48b279756605cc1",
+                    "f3e8ebd08fda70f2",
                 ],
             ),
             (
@@ -304,6 +305,7 @@ mod tests {
                     "34c88dc4faefc96b",
                     "0df424d66675fce9",
                     "2e7d187b33b16cfd",
+                    "cae0e37bb404d862",
                 ],
             ),
         ];
@@ -319,6 +321,7 @@ mod tests {
                     (4, "deployment".to_owned()),
                     (5, "token lineage".to_owned()),
                     (6, "events".to_owned()),
+                    (7, "webhooks".to_owned()),
                 ],
                 "{backend:?}"
             );

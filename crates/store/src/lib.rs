@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod management;
 pub mod secret_url;
 mod tenant;
+pub mod webhooks;
 
 pub use backend::{Backend, Store};
 pub use error::{Conflict, StoreError};
@@ -64,6 +65,7 @@ list_filter! {
     ledger::TransferFilter => "internal-transfers",
     audit::AuditFilter => "audit-events",
     audit::TokenAuditFilter => "me/audit-events",
+    webhooks::WebhookFilter => "webhooks",
 }
 
 /// Turns rows fetched with `LIMIT limit + 1` into a page.

@@ -12,6 +12,7 @@ pub mod root;
 pub mod space_members;
 pub mod space_policies;
 pub mod space_roles;
+pub mod webhooks;
 
 use crate::auth::routes::ApiRouter;
 use crate::auth::Access::{Account, Authenticated, Space};
@@ -103,6 +104,11 @@ fn declare(router: ApiRouter) -> ApiRouter {
             Space(InternalTransfersWrite),
             internal_transfers::delete,
         )
+        .route(Method::GET, "/v1/webhooks", "ListWebhooks", Space(WebhooksRead), webhooks::list)
+        .route(Method::POST, "/v1/webhooks", "CreateWebhook", Space(WebhooksWrite), webhooks::create)
+        .route(Method::GET, "/v1/webhooks/{id}", "GetWebhook", Space(WebhooksRead), webhooks::get)
+        .route(Method::PATCH, "/v1/webhooks/{id}", "UpdateWebhook", Space(WebhooksWrite), webhooks::update)
+        .route(Method::DELETE, "/v1/webhooks/{id}", "DeleteWebhook", Space(WebhooksWrite), webhooks::delete)
         // Management: openmonime's own operations (Monime manages these in its dashboard).
         .route(Method::GET, "/v1/me", "GetMe", Authenticated, me::me)
         .route(

@@ -8,7 +8,9 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::entities::Tenant;
-use openmonime_domain::ids::{FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, TokenId};
+use openmonime_domain::ids::{
+    FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, TokenId, WebhookId,
+};
 use openmonime_domain::role::RoleName;
 use openmonime_store::{ListFilter, Page, PageRequest};
 use serde::{Deserialize, Deserializer};
@@ -53,6 +55,7 @@ path_ids! {
     InternalTransferId => "internal transfer",
     TokenId => "access token",
     MonimeerId => "member",
+    WebhookId => "webhook",
 }
 
 /// An id whose pattern the official document does not publish for this route (it gives

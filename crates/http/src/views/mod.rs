@@ -24,6 +24,7 @@ pub mod access;
 pub mod ledger;
 pub mod query;
 pub mod space;
+pub mod webhooks;
 
 use openmonime_domain::entities::{EntryKind, TokenStatus, TransferFailure, TransferStatus};
 use openmonime_domain::money::Money as DomainMoney;
@@ -140,6 +141,7 @@ words! {
     Environment => Environment::ALL, Environment::as_str;
     TokenStatus => TokenStatus::ALL, TokenStatus::as_str;
     ApiVersion => ApiVersion::SUPPORTED, ApiVersion::id;
+    openmonime_domain::webhook::ApiRelease => openmonime_domain::webhook::ApiRelease::ALL, openmonime_domain::webhook::ApiRelease::as_str;
 }
 
 /// One word of an enumeration `E`, with its schema `{"enum": [...], "type": "string"}`.

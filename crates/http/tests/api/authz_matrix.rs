@@ -17,6 +17,7 @@ struct Objects {
     account: String,
     transaction: String,
     transfer: String,
+    webhook: String,
 }
 
 async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) -> Objects {
@@ -59,7 +60,37 @@ async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) ->
         .list_transactions(&tenant, &Default::default(), openmonime_store::PageRequest { after: None, limit: 1 })
         .await
         .unwrap();
-    Objects { account: main.to_string(), transaction: page.items[0].id.to_string(), transfer: transfer.id.to_string() }
+    let webhook = match app
+        .store()
+        .create_webhook(&tenant, &webhook_fixture(), None, |_| String::new(), &Actor::Operator)
+        .await
+        .unwrap()
+    {
+        openmonime_store::Outcome::Fresh { value, .. } => value.id.to_string(),
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+    };
+    Objects {
+        account: main.to_string(),
+        transaction: page.items[0].id.to_string(),
+        transfer: transfer.id.to_string(),
+        webhook,
+    }
+}
+
+fn webhook_fixture() -> openmonime_store::webhooks::NewWebhook {
+    openmonime_store::webhooks::NewWebhook {
+        name: "matrix".into(),
+        url: "https://1.1.1.1/hooks".into(),
+        enabled: true,
+        events: vec![openmonime_domain::event::EventName::InternalTransferCompleted],
+        api_release: openmonime_domain::webhook::ApiRelease::Caph,
+        signing: openmonime_domain::webhook::SigningMethod::Hs256,
+        signing_secret: "s".repeat(32).into(),
+        public_key: None,
+        headers: Default::default(),
+        alert_emails: Vec::new(),
+        metadata: None,
+    }
 }
 
 /// How to call a route: the concrete path for a tenant's objects, a valid body, and whether its
@@ -109,6 +140,17 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
         "GetSpacePolicies" | "UpdateSpacePolicies" => ("/v1/space-policies".into(), Some(json!({})), false),
         "ListAuditEvents" => ("/v1/audit-events".into(), None, false),
         "ListMyTokenAuditEvents" => ("/v1/me/audit-events".into(), None, false),
+        "ListWebhooks" => ("/v1/webhooks".into(), None, false),
+        "CreateWebhook" => (
+            "/v1/webhooks".into(),
+            Some(
+                json!({"name": "n", "url": "http://127.0.0.1:9/h", "apiRelease": "caph", "events": ["internal_transfer.completed"]}),
+            ),
+            false,
+        ),
+        "GetWebhook" => (format!("/v1/webhooks/{}", o.webhook), None, true),
+        "UpdateWebhook" => (format!("/v1/webhooks/{}", o.webhook), Some(json!({"name": "m"})), true),
+        "DeleteWebhook" => (format!("/v1/webhooks/{}", o.webhook), None, true),
         _ => return None,
     })
 }

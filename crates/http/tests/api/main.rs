@@ -25,3 +25,4 @@ mod path_ids;
 mod ratelimits;
 mod shutdown;
 mod transfers;
+mod webhooks;

@@ -39,7 +39,7 @@ pub fn official_text(what: &str) -> Option<String> {
 }
 
 /// Component schemas that are a response's `result` (checked closed).
-const RESOURCES: &[&str] = &["FinancialAccount", "FinancialTransaction", "InternalTransfer"];
+const RESOURCES: &[&str] = &["FinancialAccount", "FinancialTransaction", "InternalTransfer", "Webhook"];
 
 pub struct Spec {
     doc: Value,
