@@ -88,14 +88,8 @@ pub(crate) async fn insert_audit(tx: &mut WriteTx, e: &AuditEvent<'_>) -> StoreR
 }
 
 impl Store {
-    /// Records an audit event outside any other transaction.
-    pub async fn audit(&self, event: &AuditEvent<'_>) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        insert_audit(&mut tx, event).await?;
-        tx.commit().await
-    }
-
-    /// Records several events in one transaction (the coalesced denials of a window).
+    /// Records refusals — events that change nothing — in one transaction (the coalesced denials
+    /// of a window). A change is journalled inside its own transaction instead (`journal`).
     pub async fn audit_many(&self, events: &[AuditEvent<'_>]) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         for event in events {
