@@ -44,8 +44,9 @@ pub fn verification_method(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+// No `Debug` on the views below that can hold an HS256 secret: they must not be printable into a log.
 /// A webhook: where the Space's events of one environment are delivered.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = open)]
 pub struct Webhook {
@@ -66,7 +67,7 @@ pub struct Webhook {
 }
 
 /// How deliveries are signed, as a webhook shows it.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     #[serde(rename = "type")]
@@ -112,7 +113,7 @@ fn enabled_by_default() -> bool {
 }
 
 /// `verificationMethod` in a create.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum VerificationRequest {
     #[serde(rename = "HS256")]
@@ -126,7 +127,7 @@ pub enum VerificationRequest {
 }
 
 /// `POST /v1/webhooks`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWebhook {
     #[schemars(length(min = 1, max = 100))]
