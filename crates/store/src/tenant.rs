@@ -23,10 +23,11 @@ pub(crate) struct Scoped<'q> {
 /// `sql` with its `$TENANT` mark replaced by `space_id = $n AND environment = $n+1`, numbered
 /// after the statement's own highest parameter.
 pub(crate) fn scoped<'q>(sql: &str, tenant: &'q Tenant) -> Scoped<'q> {
-    assert_eq!(sql.matches(MARK).count(), 1, "a tenant query marks its scope once: {sql}");
-    let own = highest_parameter(&sql.replace(MARK, ""));
-    let predicate = format!("space_id = ${} AND environment = ${}", own + 1, own + 2);
-    Scoped { sql: sql.replace(MARK, &predicate), args: AnyArguments::default(), tenant, error: None }
+    let marked = sql.split_once(MARK).filter(|(_, after)| !after.contains(MARK));
+    let (before, after) = marked.unwrap_or_else(|| panic!("a tenant query marks its scope once: {sql}"));
+    let own = highest_parameter(before).max(highest_parameter(after));
+    let sql = format!("{before}space_id = ${} AND environment = ${}{after}", own + 1, own + 2);
+    Scoped { sql, args: AnyArguments::default(), tenant, error: None }
 }
 
 fn highest_parameter(sql: &str) -> usize {
@@ -110,5 +111,12 @@ mod tests {
     fn a_tenant_query_without_its_mark_cannot_be_built() {
         let tenant = Tenant { space_id: SpaceId::generate(), environment: Environment::Live };
         let _ = scoped("SELECT 1 FROM t WHERE id = $1", &tenant);
+    }
+
+    #[test]
+    #[should_panic(expected = "marks its scope once")]
+    fn a_tenant_query_cannot_mark_its_scope_twice() {
+        let tenant = Tenant { space_id: SpaceId::generate(), environment: Environment::Live };
+        let _ = scoped("SELECT 1 FROM t WHERE $TENANT OR $TENANT", &tenant);
     }
 }
