@@ -98,8 +98,7 @@ const RESERVED_HEADERS: [&str; 9] = [
 ];
 
 /// A delivery URL: `https` (or `http` in test, for a local receiver), with a host and no
-/// credentials (they would sit in every log that shows the URL). Returns the host's IP when the
-/// host is an IP literal.
+/// credentials (they would sit in every log that shows the URL). Returns the parsed URL.
 pub fn check_url(field: &str, raw: &str, environment: Environment, v: &mut Validation) -> Option<url::Url> {
     if raw.chars().count() > MAX_URL {
         v.push(field, "too_long", format!("`{field}` must be at most {MAX_URL} characters"));
@@ -162,13 +161,19 @@ pub fn check_events(field: &str, names: &[String], v: &mut Validation) -> Vec<Ev
     events
 }
 
-/// At most 10 headers, each a valid HTTP field name and value, none that a delivery sets itself.
+/// At most 10 headers, each a valid HTTP field name and value, none that a delivery sets itself,
+/// no name twice (HTTP names are case-insensitive: `X-A` and `x-a` are one header).
 pub fn check_headers(field: &str, headers: &BTreeMap<String, String>, v: &mut Validation) {
     if headers.len() > MAX_HEADERS {
         v.push(field, "too_many", format!("`{field}` may hold at most {MAX_HEADERS} headers"));
     }
+    let mut seen = std::collections::HashSet::new();
     for (name, value) in headers {
         let at = format!("{field}.{name}");
+        if !seen.insert(name.to_ascii_lowercase()) {
+            v.push(at, "duplicate_value", format!("`{name}` is listed twice (header names ignore case)"));
+            continue;
+        }
         let token =
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
@@ -257,6 +262,10 @@ mod tests {
         assert_eq!(
             errors(|v| check_headers("headers", &headers(&[("X-A", "a\r\nb")]), v))[0].1,
             "invalid_header_value"
+        );
+        assert_eq!(
+            errors(|v| check_headers("headers", &headers(&[("X-Shop", "1"), ("x-shop", "2")]), v)),
+            [("headers.x-shop".into(), "duplicate_value")]
         );
         let many: Vec<_> = (0..11).map(|i| (format!("X-{i}"), "v".to_owned())).collect();
         assert_eq!(errors(|v| check_headers("headers", &many.into_iter().collect(), v))[0].1, "too_many");
