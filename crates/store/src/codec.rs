@@ -62,6 +62,11 @@ pub(crate) fn json_map(row: &AnyRow, col: &str) -> StoreResult<Option<Map<String
     }
 }
 
+/// A non-null JSON column decoded as `T`; anything else is a corrupt row.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
+}
+
 pub(crate) fn encode_json_map(map: &Option<Map<String, Value>>) -> Option<String> {
     map.as_ref().map(|m| Value::Object(m.clone()).to_string())
 }

@@ -26,7 +26,7 @@ fn event_from_row(row: &AnyRow) -> StoreResult<StoredEvent> {
         seq: int(row, "seq")?,
         id: id(row, "id", EventId::parse)?,
         name: EventName::parse(&text(row, "name")?).ok_or_else(|| corrupt("name"))?,
-        snapshot: serde_json::from_str(&text(row, "snapshot")?).map_err(|_| corrupt("snapshot"))?,
+        snapshot: json_column(row, "snapshot")?,
         created_at: time(row, "created_at")?,
     })
 }

@@ -55,12 +55,8 @@ pub struct WebhookFilter {}
 const COLUMNS: &str = "seq, id, name, url, enabled, events, api_release, signing_method, public_key, headers, \
                        alert_emails, metadata, created_at, updated_at";
 
-fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
-    serde_json::from_str(&text(row, col)?).map_err(|_| corrupt(col))
-}
-
 fn webhook_from_row(row: &AnyRow) -> StoreResult<Webhook> {
-    let events: Vec<String> = json(row, "events")?;
+    let events: Vec<String> = json_column(row, "events")?;
     Ok(Webhook {
         id: id(row, "id", WebhookId::parse)?,
         name: text(row, "name")?,
@@ -73,8 +69,8 @@ fn webhook_from_row(row: &AnyRow) -> StoreResult<Webhook> {
         api_release: ApiRelease::parse(&text(row, "api_release")?).ok_or_else(|| corrupt("api_release"))?,
         signing: SigningMethod::parse(&text(row, "signing_method")?).ok_or_else(|| corrupt("signing_method"))?,
         public_key: opt_text(row, "public_key")?,
-        headers: json(row, "headers")?,
-        alert_emails: json(row, "alert_emails")?,
+        headers: json_column(row, "headers")?,
+        alert_emails: json_column(row, "alert_emails")?,
         metadata: json_map(row, "metadata")?,
         created_at: time(row, "created_at")?,
         updated_at: opt_time(row, "updated_at")?,
