@@ -82,18 +82,28 @@ pub struct Store {
     write_gate: Option<Arc<Mutex<()>>>,
     /// The list-cursor key, read from the database once (see `deployment`).
     pub(crate) cursor_key: Arc<tokio::sync::OnceCell<openmonime_domain::cursor::CursorKey>>,
+    /// Signalled when a transaction that wrote deliveries commits, so this process's delivery
+    /// worker starts at once instead of at its next poll (other nodes find them by polling).
+    pub(crate) deliveries_due: Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction, holding the SQLite write gate (if any) until it ends.
 pub(crate) struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+    /// Set when the transaction queued deliveries: the worker is woken once it commits.
+    pub(crate) queued_deliveries: bool,
+    deliveries_due: Arc<tokio::sync::Notify>,
     _gate: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub(crate) async fn commit(self) -> StoreResult<()> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        if self.queued_deliveries {
+            self.deliveries_due.notify_one();
+        }
+        Ok(())
     }
 
     /// Undoes the transaction before the write gate is released.
@@ -167,7 +177,7 @@ impl Store {
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let listen_url = (backend == Backend::Postgres).then(|| url.clone());
-        Ok(Store { pool, backend, listen_url, write_gate, cursor_key: Arc::default() })
+        Ok(Store { pool, backend, listen_url, write_gate, cursor_key: Arc::default(), deliveries_due: Arc::default() })
     }
 
     /// Connects and applies any pending migrations.
@@ -238,7 +248,13 @@ impl Store {
         })
         .await
         .map_err(|e| sqlx::Error::Protocol(format!("begin task failed: {e}")))??;
-        Ok(WriteTx { tx, backend: self.backend, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            queued_deliveries: false,
+            deliveries_due: self.deliveries_due.clone(),
+            _gate: gate,
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! A change that the outside world hears of also calls [`publish`], which writes its event to the
 //! outbox (`events`) in the same transaction: a committed change always has its events, and a
-//! rolled-back one never does.
+//! rolled-back one never does, and queues its deliveries to the webhooks subscribed to it.
 
 use crate::audit::{insert_audit, AuditEvent};
 use crate::backend::WriteTx;
@@ -35,6 +35,9 @@ pub enum Actor<'a> {
     },
     /// The operator, at the admin CLI: trusted with everything, checked against nothing.
     Operator,
+    /// The server itself, on its own initiative (the delivery worker disabling a webhook); only
+    /// the methods such work calls take it, and it grants nothing.
+    System(&'static str),
 }
 
 impl<'a> Actor<'a> {
@@ -42,7 +45,7 @@ impl<'a> Actor<'a> {
     pub fn authority(&self) -> Option<&Authority> {
         match self {
             Actor::Request { authority, .. } => Some(authority),
-            Actor::Operator => None,
+            Actor::Operator | Actor::System(_) => None,
         }
     }
 
@@ -50,7 +53,7 @@ impl<'a> Actor<'a> {
     pub fn monimeer(&self) -> Option<&'a MonimeerId> {
         match self {
             Actor::Request { monimeer, .. } => Some(monimeer),
-            Actor::Operator => None,
+            Actor::Operator | Actor::System(_) => None,
         }
     }
 
@@ -59,6 +62,7 @@ impl<'a> Actor<'a> {
         match self {
             Actor::Request { monimeer, .. } => monimeer.to_string(),
             Actor::Operator => OPERATOR.to_owned(),
+            Actor::System(name) => (*name).to_owned(),
         }
     }
 
@@ -66,7 +70,7 @@ impl<'a> Actor<'a> {
     pub fn space(&self) -> Option<&'a SpaceId> {
         match self {
             Actor::Request { space, .. } => *space,
-            Actor::Operator => None,
+            Actor::Operator | Actor::System(_) => None,
         }
     }
 }
@@ -92,7 +96,7 @@ pub(crate) async fn record(tx: &mut WriteTx, actor: &Actor<'_>, change: Change<'
             }
             Some(ip.to_string())
         }
-        Actor::Operator => None,
+        Actor::Operator | Actor::System(_) => None,
     };
     let name = actor.name();
     let event = AuditEvent {
@@ -118,6 +122,7 @@ pub(crate) async fn publish(
         return Err(crate::error::StoreError::Invariant("an event's name and its object disagree"));
     }
     let id = EventId::generate();
+    let now = micros(time_fmt::now());
     let encoded =
         serde_json::to_string(snapshot).map_err(|_| crate::error::StoreError::Invariant("a snapshot serializes"))?;
     sqlx::query(
@@ -131,8 +136,9 @@ pub(crate) async fn publish(
     .bind(snapshot.object_id())
     .bind(snapshot.object_type())
     .bind(encoded)
-    .bind(micros(time_fmt::now()))
+    .bind(now)
     .execute(&mut *tx.tx)
     .await?;
+    crate::deliveries::fan_out(tx, tenant, &id, name, now).await?;
     Ok(id)
 }

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod backend;
 mod codec;
+pub mod deliveries;
 pub mod deployment;
 pub mod error;
 pub mod events;
@@ -66,6 +67,7 @@ list_filter! {
     audit::AuditFilter => "audit-events",
     audit::TokenAuditFilter => "me/audit-events",
     webhooks::WebhookFilter => "webhooks",
+    deliveries::DeliveryFilter => "webhooks/deliveries",
 }
 
 /// Turns rows fetched with `LIMIT limit + 1` into a page.

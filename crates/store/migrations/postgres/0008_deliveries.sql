@@ -1,0 +1,45 @@
+-- Deliveries: one row per (webhook, event), written in the transaction that publishes the event
+-- (the fan-out to the webhooks subscribed at that moment), so a committed event is always
+-- delivered and a rolled-back one never is. A worker takes a due row by leasing it
+-- (`lease_id`, `lease_until`); a worker that dies mid-attempt loses the lease when it expires
+-- and another takes the row again.
+CREATE TABLE deliveries (
+    seq              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    webhook_id       TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event_id         TEXT NOT NULL REFERENCES events(id),
+    space_id         TEXT NOT NULL REFERENCES spaces(id),
+    environment      TEXT NOT NULL CHECK (environment IN ('test', 'live')),
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts         BIGINT NOT NULL,
+    next_attempt_at  BIGINT,
+    lease_id         TEXT,
+    lease_until      BIGINT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    UNIQUE (webhook_id, event_id)
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+CREATE INDEX deliveries_by_lease ON deliveries (lease_id);
+
+-- The delivery log: every attempt, kept 30 days. `response_head` is the answer's first bytes.
+CREATE TABLE delivery_attempts (
+    seq            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    webhook_id     TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    event_id       TEXT NOT NULL,
+    space_id       TEXT NOT NULL,
+    environment    TEXT NOT NULL,
+    attempt        BIGINT NOT NULL,
+    started_at     BIGINT NOT NULL,
+    duration_ms    BIGINT NOT NULL,
+    outcome        TEXT NOT NULL,
+    status_code    BIGINT,
+    response_head  TEXT,
+    error          TEXT,
+    next_attempt_at BIGINT
+);
+CREATE INDEX delivery_attempts_by_webhook ON delivery_attempts (webhook_id, seq);
+CREATE INDEX delivery_attempts_by_age ON delivery_attempts (started_at);
+
+-- Since when every delivery to the webhook has failed (NULL while the last one succeeded): five
+-- days of it disables the webhook.
+ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
