@@ -51,6 +51,16 @@ impl Background {
         self.tasks.spawn(self.stop.clone().run_until_cancelled_owned(task));
     }
 
+    /// Runs `task`, handed the stop signal so that it winds down itself: for work that must not
+    /// be cut off midway, such as webhook attempts under way.
+    pub fn until_done<F, Fut>(&self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task(self.stop.clone()));
+    }
+
     /// Stops every task and waits until each has returned.
     pub async fn stop(self) {
         self.stop.cancel();

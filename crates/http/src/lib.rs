@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod background;
 pub mod client_ip;
+pub mod delivery;
 pub mod denials;
 pub mod envelope;
 pub mod error;
@@ -102,12 +103,35 @@ pub async fn serve(
         let (denials, store) = (denials.clone(), store.clone());
         async move { denials.flush(&store).await }
     });
+    if state.config.delivery.enabled {
+        let worker = delivery::Worker::new(
+            state.store.clone(),
+            state.config.delivery.clone(),
+            state.config.webhook_allow_networks.clone(),
+            state.clock.clone(),
+            state.alerts.clone(),
+        );
+        background.until_done(move |stop| worker.run(stop));
+        let (store, clock) = (state.store.clone(), state.clock.clone());
+        background.every(std::time::Duration::from_secs(3600), First::AtStart, move || {
+            purge_delivery_log(store.clone(), clock.now())
+        });
+    }
     let result = server::run(listener, app(state.clone()), &state.config, shutdown).await;
     // Stopped, not aborted: a batch being written now is finished, then what remains is written.
     background.stop().await;
     state.usage.flush(&state.store).await;
     state.denials.flush(&state.store).await;
     result
+}
+
+/// Deletes the delivery log past its retention.
+async fn purge_delivery_log(store: openmonime_store::Store, now: time::OffsetDateTime) {
+    match store.purge_delivery_log(now).await {
+        Ok(n) if n > 0 => tracing::info!(purged = n, "expired delivery log entries deleted"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "delivery log purge failed"),
+    }
 }
 
 /// Deletes idempotency records past their retention.

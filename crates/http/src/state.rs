@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest a shutdown waits for open connections to finish.
     pub drain_timeout: Duration,
+    /// How this node delivers webhooks.
+    pub delivery: crate::delivery::DeliveryConfig,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +66,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: crate::server::default_max_connections(),
             drain_timeout: Duration::from_secs(20),
+            delivery: crate::delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -81,10 +84,25 @@ pub struct Shared {
     pub usage: Arc<crate::usage::UsageRecorder>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
     pub denials: Arc<crate::denials::DenialLog>,
+    /// The delivery worker's clock (the system's but in tests that drive the retry schedule).
+    pub clock: Arc<dyn crate::delivery::Clock>,
+    /// Where a disabled webhook's alert mail goes out.
+    pub alerts: crate::delivery::alerts::Alerts,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, geoip: Option<GeoIp>) -> Self {
+        Self::with_delivery(store, config, geoip, Arc::new(crate::delivery::SystemClock), Default::default())
+    }
+
+    /// As [`AppState::new`], with the delivery worker's clock and alert mail given.
+    pub fn with_delivery(
+        store: Store,
+        config: ServerConfig,
+        geoip: Option<GeoIp>,
+        clock: Arc<dyn crate::delivery::Clock>,
+        alerts: crate::delivery::alerts::Alerts,
+    ) -> Self {
         let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
         let limiter = Arc::new(crate::ratelimit::Limiter::new(config.rate_limits.clone()));
         AppState(Arc::new(Shared {
@@ -95,6 +113,8 @@ impl AppState {
             usage: Arc::default(),
             limiter,
             denials: Arc::default(),
+            clock,
+            alerts,
         }))
     }
 }

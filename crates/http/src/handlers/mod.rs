@@ -109,6 +109,20 @@ fn declare(router: ApiRouter) -> ApiRouter {
         .route(Method::GET, "/v1/webhooks/{id}", "GetWebhook", Space(WebhooksRead), webhooks::get)
         .route(Method::PATCH, "/v1/webhooks/{id}", "UpdateWebhook", Space(WebhooksWrite), webhooks::update)
         .route(Method::DELETE, "/v1/webhooks/{id}", "DeleteWebhook", Space(WebhooksWrite), webhooks::delete)
+        .route(
+            Method::GET,
+            "/v1/webhooks/{id}/deliveries",
+            "ListWebhookDeliveries",
+            Space(WebhooksRead),
+            webhooks::list_deliveries,
+        )
+        .route(
+            Method::POST,
+            "/v1/webhooks/{id}/redeliveries",
+            "RedeliverWebhookEvents",
+            Space(WebhooksWrite),
+            webhooks::redeliver,
+        )
         // Management: openmonime's own operations (Monime manages these in its dashboard).
         .route(Method::GET, "/v1/me", "GetMe", Authenticated, me::me)
         .route(

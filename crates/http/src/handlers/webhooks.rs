@@ -1,6 +1,8 @@
 //! `/v1/webhooks`: where the Space's events of one environment are delivered — create, list, get,
 //! update, delete. A URL is refused unless its host, as it resolves now, may receive deliveries
 //! (`webhook_destination`); deliveries check the address again when they connect.
+//!
+//! openmonime's own two (Monime publishes none): the delivery log, and redelivery.
 
 use super::audit_events::actor;
 use super::params::{list_scope, page, page_of, ApiPath};
@@ -10,15 +12,19 @@ use crate::idempotency::{Idempotent, Replayable};
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::views::query::{ApiQuery, NoQuery};
-use crate::views::webhooks::{CreateWebhook, ListWebhooksQuery, UpdateWebhook, VerificationRequest, Webhook};
+use crate::views::webhooks::{
+    CreateWebhook, DeliveryAttempt, ListDeliveriesQuery, ListWebhooksQuery, Redeliver, Redelivered, UpdateWebhook,
+    VerificationRequest, Webhook,
+};
 use crate::views::{Deleted, List, One};
 use axum::extract::State;
 use axum::Json;
-use openmonime_domain::ids::{random_base62, WebhookId};
+use openmonime_domain::ids::{random_base62, EventId, WebhookId};
 use openmonime_domain::webhook::{self as rules, SigningMethod};
 use openmonime_domain::webhook_destination;
 use openmonime_domain::webhook_signature::Es256Key;
 use openmonime_domain::{metadata, Environment, Validation};
+use openmonime_store::deliveries::{DeliveryFilter, Redelivery, LOG_RETENTION};
 use openmonime_store::webhooks::{NewWebhook, WebhookFilter, WebhookPatch};
 use openmonime_store::StoreError;
 use secrecy::{ExposeSecret, SecretString};
@@ -190,4 +196,57 @@ pub async fn delete(
 ) -> ApiResult<Json<Deleted>> {
     state.store.delete_webhook(&caller.tenant, &id, &actor(&caller)).await.map_err(not_found)?;
     Ok(Json(Deleted::default()))
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`: every attempt of the last 30 days, newest first.
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    ApiPath(id): ApiPath<WebhookId>,
+    ApiQuery(query): ApiQuery<ListDeliveriesQuery>,
+) -> ApiResult<Json<List<DeliveryAttempt>>> {
+    let scope = list_scope(&state, &caller.tenant, &DeliveryFilter { webhook: id.to_string() }).await?;
+    let request = page(query.limit, query.after.as_ref(), &scope)?;
+    let found = state.store.list_delivery_attempts(&caller.tenant, &id, request).await.map_err(not_found)?;
+    Ok(Json(page_of(found, &scope, DeliveryAttempt::new)))
+}
+
+/// `POST /v1/webhooks/{id}/redeliveries`: one event, or every event since a time, delivered again
+/// from the first step of the schedule (with the same `event.id`).
+pub async fn redeliver(
+    State(state): State<AppState>,
+    caller: SpaceCaller,
+    _: ApiQuery<NoQuery>,
+    ApiPath(id): ApiPath<WebhookId>,
+    ApiJson(body): ApiJson<Redeliver>,
+) -> ApiResult<Json<One<Redelivered>>> {
+    let now = state.clock.now();
+    let which = match (body.event_id.as_deref(), body.since.as_deref()) {
+        (Some(event), None) => Redelivery::Event(
+            EventId::parse(event)
+                .ok_or_else(|| ApiError::field("eventId", "invalid_id", "`eventId` is not an event id"))?,
+        ),
+        (None, Some(since)) => {
+            let at = openmonime_domain::time_fmt::parse_rfc3339(since)
+                .ok_or_else(|| ApiError::field("since", "invalid_time", "`since` must be an RFC 3339 time"))?;
+            if at < now - LOG_RETENTION {
+                return Err(ApiError::field("since", "out_of_range", "`since` may be at most 30 days ago"));
+            }
+            Redelivery::Since(at)
+        }
+        _ => {
+            return Err(ApiError::field(
+                "eventId",
+                "one_of_required",
+                "give exactly one of `eventId` (one event) or `since` (every event from a time)",
+            ))
+        }
+    };
+    let queued = state.store.redeliver(&caller.tenant, &id, &which, now, &actor(&caller)).await.map_err(not_found)?;
+    if queued == 0 {
+        if let Redelivery::Event(_) = which {
+            return Err(ApiError::not_found("event"));
+        }
+    }
+    Ok(Json(One::new(Redelivered { queued })))
 }

@@ -3,10 +3,14 @@
 //! because a `webhooks:read` token (a viewer's) must not learn the key that authenticates
 //! deliveries to the integrator; the document marks the field as always present.
 
+use super::ledger::{FinancialAccount, InternalTransfer};
 use super::query::{Cursor, Limit};
 use super::{metadata, open, Time, Word};
 use crate::handlers::params::patch_field;
+use openmonime_domain::event::Snapshot;
 use openmonime_domain::webhook::{ApiRelease, SigningMethod, Webhook as Hook};
+use openmonime_store::deliveries::DeliveryAttempt as StoredAttempt;
+use openmonime_store::events::StoredEvent;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -180,4 +184,116 @@ pub struct ListWebhooksQuery {
     #[serde(default)]
     pub limit: Limit,
     pub after: Option<Cursor>,
+}
+
+/// The body of a delivery: Monime's envelope around the object as the webhook's API release
+/// renders it (the same view the API answers with).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The webhook's `apiRelease`.
+    pub api_version: Word<ApiRelease>,
+    pub event: DeliveryEvent,
+    pub object: DeliveryObject,
+    pub data: Value,
+}
+
+/// `event` in a delivery; `id` is stable across retries and redeliveries, for deduplication.
+#[derive(Serialize, JsonSchema)]
+pub struct DeliveryEvent {
+    pub id: String,
+    pub name: String,
+    pub timestamp: Time,
+}
+
+/// `object` in a delivery: what `data` is.
+#[derive(Serialize, JsonSchema)]
+pub struct DeliveryObject {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl Delivery {
+    pub fn new(event: &StoredEvent, release: ApiRelease) -> Self {
+        // Both releases render these objects alike; a release that differs will match here.
+        let data = match &event.snapshot {
+            Snapshot::FinancialAccount(a) => serde_json::to_value(FinancialAccount::new(a.clone(), true)),
+            Snapshot::InternalTransfer(t) => serde_json::to_value(InternalTransfer::new(t.clone())),
+        }
+        .unwrap_or(Value::Null);
+        Delivery {
+            api_version: Word(release),
+            event: DeliveryEvent {
+                id: event.id.to_string(),
+                name: event.name.as_str().to_owned(),
+                timestamp: Time(event.created_at),
+            },
+            object: DeliveryObject { id: event.snapshot.object_id().to_owned(), kind: event.snapshot.object_type() },
+            data,
+        }
+    }
+}
+
+/// One attempt of the delivery log (`GET /v1/webhooks/{id}/deliveries`), openmonime's own.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttempt {
+    pub event_id: String,
+    pub event_name: String,
+    /// 1 for the first attempt of a delivery (a redelivery starts again at 1).
+    pub attempt: u32,
+    pub start_time: Time,
+    pub duration_ms: i64,
+    /// `delivered` (2xx), `rejected` (another status), `timeout`, `unreachable` or
+    /// `destination_refused` (the host resolved to an address deliveries may not reach).
+    pub outcome: String,
+    pub status_code: Option<u16>,
+    /// The answer's first 1024 bytes.
+    pub response_head: Option<String>,
+    pub error: Option<String>,
+    /// When the next attempt is due; absent once the delivery has ended.
+    pub next_attempt_time: Option<Time>,
+}
+
+impl DeliveryAttempt {
+    pub fn new(a: StoredAttempt) -> Self {
+        DeliveryAttempt {
+            event_id: a.event_id.to_string(),
+            event_name: a.event_name.as_str().to_owned(),
+            attempt: a.attempt,
+            start_time: Time(a.started_at),
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            status_code: a.status_code,
+            response_head: a.response_head,
+            error: a.error,
+            next_attempt_time: Time::opt(a.next_attempt_at),
+        }
+    }
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDeliveriesQuery {
+    #[serde(default)]
+    pub limit: Limit,
+    pub after: Option<Cursor>,
+}
+
+/// `POST /v1/webhooks/{id}/redeliveries`: exactly one of `eventId` (that event again) or
+/// `since` (every event the webhook subscribes to from that time, at most 30 days back).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Redeliver {
+    pub event_id: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+}
+
+/// The answer to a redelivery: how many deliveries were queued.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Redelivered {
+    pub queued: u64,
 }
