@@ -87,6 +87,21 @@ pub struct ServeArgs {
     /// Longest SIGTERM waits for open connections before exiting (default 20s).
     #[arg(long, env = "OPENMONIME_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<String>,
+    /// `on` (default) or `off`: whether this node delivers webhooks (every node queues them).
+    #[arg(long, env = "OPENMONIME_WEBHOOK_DELIVERIES")]
+    pub webhook_deliveries: Option<String>,
+    /// How long a node holds a delivery it is attempting; a node that dies loses its deliveries
+    /// to the others after this (default 30s, at least the 15s attempt timeout).
+    #[arg(long, env = "OPENMONIME_WEBHOOK_LEASE")]
+    pub webhook_lease: Option<String>,
+    /// SMTP server for the mail sent to a webhook's `alertEmails` when it is disabled:
+    /// `smtp://host:port` (plain), `smtp://host?tls=required` (STARTTLS) or `smtps://host`, with
+    /// credentials as `smtp://user:password@host`. Without it no alert mail is sent.
+    #[arg(long, env = "OPENMONIME_SMTP_URL")]
+    pub smtp_url: Option<SecretUrl>,
+    /// The sender of alert mail (default `openmonime <openmonime@localhost>`).
+    #[arg(long, env = "OPENMONIME_ALERT_FROM")]
+    pub alert_from: Option<String>,
 }
 
 fn per_environment(flag: &str, raw: &str) -> Result<PerEnvironment, String> {
@@ -145,6 +160,10 @@ pub struct FileConfig {
     idle_timeout: Option<FileDuration>,
     max_connections: Option<usize>,
     drain_timeout: Option<FileDuration>,
+    webhook_deliveries: Option<String>,
+    webhook_lease: Option<FileDuration>,
+    smtp_url: Option<SecretUrl>,
+    alert_from: Option<String>,
 }
 
 fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
@@ -178,6 +197,9 @@ pub struct ServeSettings {
     pub listen: String,
     pub geoip_db: Option<PathBuf>,
     pub server: ServerConfig,
+    /// Where alert mail goes out, if configured.
+    pub smtp_url: Option<SecretUrl>,
+    pub alert_from: String,
 }
 
 impl ServeArgs {
@@ -225,11 +247,20 @@ impl ServeArgs {
             ("body-timeout", &self.body_timeout, file.body_timeout, &mut server.body_timeout),
             ("idle-timeout", &self.idle_timeout, file.idle_timeout, &mut server.idle_timeout),
             ("drain-timeout", &self.drain_timeout, file.drain_timeout, &mut server.drain_timeout),
+            ("webhook-lease", &self.webhook_lease, file.webhook_lease, &mut server.delivery.lease),
         ];
         for (flag, given, from_file, setting) in timeouts {
             if let Some(raw) = given.clone().or(from_file.map(FileDuration::text)) {
                 *setting = duration(flag, &raw)?;
             }
+        }
+        if server.delivery.lease < server.delivery.attempt_timeout {
+            return Err("--webhook-lease must be at least the 15s attempt timeout".into());
+        }
+        match self.webhook_deliveries.clone().or(file.webhook_deliveries).as_deref() {
+            None | Some("on") => {}
+            Some("off") => server.delivery.enabled = false,
+            Some(other) => return Err(format!("--webhook-deliveries must be `on` or `off`, not `{other}`")),
         }
         match self.max_connections.or(file.max_connections) {
             Some(0) => return Err("--max-connections must be at least 1".into()),
@@ -242,6 +273,12 @@ impl ServeArgs {
             listen,
             geoip_db: self.geoip_db.clone().or(file.geoip_db),
             server,
+            smtp_url: self.smtp_url.clone().or(file.smtp_url),
+            alert_from: self
+                .alert_from
+                .clone()
+                .or(file.alert_from)
+                .unwrap_or_else(|| "openmonime <openmonime@localhost>".into()),
         })
     }
 }

@@ -96,7 +96,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, backend = ?store.backend(), "openmonime serving");
-    let state = openmonime_http::AppState::new(store.clone(), settings.server, geoip);
+    let alerts = match &settings.smtp_url {
+        Some(url) => openmonime_http::delivery::alerts::Alerts::smtp(url.expose(), &settings.alert_from)?,
+        None => {
+            tracing::warn!("no SMTP server configured (--smtp-url): a disabled webhook's alertEmails get no mail");
+            openmonime_http::delivery::alerts::Alerts::none()
+        }
+    };
+    if !settings.server.delivery.enabled {
+        tracing::info!("webhook deliveries are off on this node (--webhook-deliveries off)");
+    }
+    let state = openmonime_http::AppState::with_delivery(
+        store.clone(),
+        settings.server,
+        geoip,
+        std::sync::Arc::new(openmonime_http::delivery::SystemClock),
+        alerts,
+    );
     openmonime_http::serve(listener, state, shutdown).await.map_err(|e| e.to_string())?;
     store.close().await;
     tracing::info!("stopped");
