@@ -151,6 +151,12 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
         "GetWebhook" => (format!("/v1/webhooks/{}", o.webhook), None, true),
         "UpdateWebhook" => (format!("/v1/webhooks/{}", o.webhook), Some(json!({"name": "m"})), true),
         "DeleteWebhook" => (format!("/v1/webhooks/{}", o.webhook), None, true),
+        "ListWebhookDeliveries" => (format!("/v1/webhooks/{}/deliveries", o.webhook), None, true),
+        "RedeliverWebhookEvents" => {
+            let since =
+                openmonime_domain::time_fmt::rfc3339(openmonime_domain::time_fmt::now() - time::Duration::hours(1));
+            (format!("/v1/webhooks/{}/redeliveries", o.webhook), Some(json!({"since": since})), true)
+        }
         _ => return None,
     })
 }

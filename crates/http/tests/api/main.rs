@@ -11,6 +11,7 @@ mod authz_matrix;
 mod cancellation;
 mod cluster;
 mod cursors;
+mod deliveries;
 mod duplicates;
 mod events;
 mod forwarding;

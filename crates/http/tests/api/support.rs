@@ -1,6 +1,7 @@
 //! The test-app builder: spawn a server, create people, Spaces and tokens, and send requests.
 
 pub mod openapi;
+pub mod receiver;
 
 use openmonime_domain::entities::{NewAccessToken, Tenant};
 use openmonime_domain::ids::{FinancialAccountId, MonimeerId, SpaceId};
@@ -49,6 +50,13 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// `config` with rate limits off and a delivery worker that polls often.
+fn delivering(mut config: ServerConfig) -> ServerConfig {
+    config.rate_limits.enabled = false;
+    config.delivery.poll = std::time::Duration::from_millis(50);
+    config
 }
 
 /// A Monimeer who owns a fresh Space.
@@ -108,17 +116,57 @@ impl TestApp {
         Self::start_on(tempfile::tempdir().expect("temp dir"), self.database_url.clone(), config, None).await
     }
 
+    /// A server whose delivery worker reads `clock` and mails alerts through `alerts`; the
+    /// worker polls every 50 ms, so a test waits little for what the clock makes due.
+    pub async fn spawn_delivering(
+        config: ServerConfig,
+        clock: std::sync::Arc<dyn openmonime_http::delivery::Clock>,
+        alerts: openmonime_http::delivery::alerts::Alerts,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A worker leases due deliveries of every tenant in its database, so on PostgreSQL a
+        // delivering app gets a database of its own: in the shared one, another test's worker
+        // (on its own stepped clock) would make this test's attempts.
+        let url = match std::env::var("OPENMONIME_TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => fresh_postgres_database(&url).await,
+            _ => database_url(&dir).await,
+        };
+        Self::start_full(dir, url, delivering(config), None, clock, alerts).await
+    }
+
+    /// Another node on this one's database, delivering by `clock`.
+    pub async fn another_delivering_node(
+        &self,
+        config: ServerConfig,
+        clock: std::sync::Arc<dyn openmonime_http::delivery::Clock>,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_full(dir, self.database_url.clone(), delivering(config), None, clock, Default::default()).await
+    }
+
     async fn start_on(
         dir: tempfile::TempDir,
         url: String,
         config: ServerConfig,
         geoip: Option<openmonime_http::geoip::GeoIp>,
     ) -> TestApp {
+        let clock = std::sync::Arc::new(openmonime_http::delivery::SystemClock);
+        Self::start_full(dir, url, config, geoip, clock, Default::default()).await
+    }
+
+    async fn start_full(
+        dir: tempfile::TempDir,
+        url: String,
+        config: ServerConfig,
+        geoip: Option<openmonime_http::geoip::GeoIp>,
+        clock: std::sync::Arc<dyn openmonime_http::delivery::Clock>,
+        alerts: openmonime_http::delivery::alerts::Alerts,
+    ) -> TestApp {
         let store = Store::open(&url, StoreOptions::default()).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let config = ServerConfig { public_url: format!("http://{addr}"), ..config };
-        let state = AppState::new(store, config, geoip);
+        let state = AppState::with_delivery(store, config, geoip, clock, alerts);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
         let server = tokio::spawn(async move {
