@@ -1,7 +1,7 @@
 //! End-to-end tests of the `openmonime` binary: every `admin` command on a real SQLite file (with
 //! `--json`, and refusals with a clear message), `migrate`, and `serve` — the one-time quick-start
-//! token, answering requests, honouring a revocation made by the CLI while it runs, and a clean
-//! exit on SIGTERM.
+//! token, answering requests, honouring a revocation made by the CLI while it runs, a clean
+//! exit on SIGTERM, and a webhook delivery that survives a kill -9 mid-attempt.
 
 use openmonime_domain::permission::Permission;
 use openmonime_domain::time_fmt;
@@ -680,13 +680,27 @@ impl Server {
 
     /// A blocking HTTP/1.1 GET; returns status and JSON body.
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        self.request("GET", path, headers, None)
+    }
+
+    /// A blocking HTTP/1.1 POST of a JSON body; returns status and JSON body.
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+        self.request("POST", path, headers, Some(body))
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
         for (k, v) in headers {
             request.push_str(&format!("{k}: {v}\r\n"));
         }
+        let body = body.map(Value::to_string).unwrap_or_default();
+        if method != "GET" {
+            request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
         request.push_str("\r\n");
+        request.push_str(&body);
         stream.write_all(request.as_bytes()).unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
@@ -897,3 +911,108 @@ mod client_ip;
 /// Slow clients, timeouts, the connection cap, the drain and the header limit (issue 12).
 #[path = "cli/slow_clients.rs"]
 mod slow_clients;
+
+/// One HTTP request a webhook receiver read: its head and body.
+struct Received {
+    head: String,
+    body: Value,
+}
+
+/// Reads one HTTP/1.1 request (head, then `Content-Length` bytes) from `stream`.
+fn read_request(stream: &mut TcpStream) -> Option<Received> {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().parse().unwrap()))
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received { head, body: serde_json::from_slice(&body).ok()? })
+}
+
+#[test]
+fn a_delivery_cut_off_by_kill_9_is_made_again_after_a_restart_with_the_same_event_id() {
+    // The receiver holds its first connection open without answering (the node is killed
+    // mid-attempt), answers 200 to every later one, and reports each request it read.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", receiver.local_addr().unwrap().port());
+    let (tx, received) = mpsc::channel::<Received>();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in receiver.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Some(request) = read_request(&mut stream) else { continue };
+            if held.is_empty() {
+                held.push(stream);
+            } else {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            }
+            if tx.send(request).is_err() {
+                return;
+            }
+        }
+    });
+
+    let db = Db::new();
+    let lease = ["--webhook-lease", "15s"];
+    let mut server = Server::start_with(&db, &lease);
+    let (space, _, token) = quick_start(&server);
+    let bearer = format!("Bearer {token}");
+    let headers = [("Authorization", bearer.as_str()), ("Monime-Space-Id", space.as_str())];
+    let hook = json!({
+        "name": "kill", "url": url, "apiRelease": "caph", "events": ["financial_account.created"],
+        "verificationMethod": {"type": "HS256", "secret": "whsec_kill_nine_test_secret_0123456789"},
+    });
+    let with_key = |key| [headers[0], headers[1], ("Idempotency-Key", key)];
+    let (status, answer) = server.post("/v1/webhooks", &with_key("kill-9-hook"), &hook);
+    assert_eq!(status, 200, "{answer}");
+    let account = json!({"name": "n", "currency": "SLE"});
+    let (status, answer) = server.post("/v1/financial-accounts", &with_key("kill-9-account"), &account);
+    assert_eq!(status, 200, "{answer}");
+    let account = answer["result"]["id"].as_str().unwrap().to_owned();
+
+    let first = received.recv_timeout(Duration::from_secs(20)).expect("the first attempt reaches the receiver");
+    assert_eq!(first.body["object"]["id"], account.as_str(), "{}", first.body);
+    assert!(first.head.to_ascii_lowercase().contains("monime-signature: t="), "{}", first.head);
+    // Killed while the receiver holds the attempt: nothing records it, the lease stays.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = Server::start_with(&db, &lease);
+    let again = received.recv_timeout(Duration::from_secs(40)).expect("the restarted node makes the attempt again");
+    assert_eq!(again.body["event"]["id"], first.body["event"]["id"], "the same event, so a receiver dedupes");
+    assert_eq!(again.body, first.body);
+    let hook_id = answer_id(&server, &headers);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, log) = server.get(&format!("/v1/webhooks/{hook_id}/deliveries"), &headers);
+        assert_eq!(status, 200, "{log}");
+        let done = log["result"].as_array().unwrap().iter().any(|a| a["outcome"] == "delivered");
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the log never showed the delivery: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(received.recv_timeout(Duration::from_secs(1)).is_err(), "delivered once after the restart");
+    let (clean, _) = server.terminate();
+    assert!(clean);
+}
+
+/// The id of the only webhook of the Space.
+fn answer_id(server: &Server, headers: &[(&str, &str)]) -> String {
+    let (status, list) = server.get("/v1/webhooks", headers);
+    assert_eq!(status, 200, "{list}");
+    list["result"][0]["id"].as_str().unwrap().to_owned()
+}
