@@ -75,6 +75,9 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// SQLite only: connections whose commits do not wait for the disk (`synchronous = NORMAL`),
+    /// for bookkeeping a power cut may lose without harm (see [`Store::begin_write_relaxed`]).
+    relaxed_pool: Option<AnyPool>,
     backend: Backend,
     /// PostgreSQL only: the URL, for the notification listener's own connection.
     listen_url: Option<String>,
@@ -126,6 +129,12 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
+/// The relaxed connection's: as above, but a commit is not flushed to disk before it returns.
+/// In WAL mode the log is sequential, so a later flushed commit (any money's) flushes these
+/// too: a power cut can lose only the relaxed commits made since the last flushed one.
+const SQLITE_RELAXED_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
 /// SQLite URLs get `mode=rwc` so the file is created on first start.
 fn normalize_sqlite_url(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
@@ -174,10 +183,33 @@ impl Store {
             }
             Backend::Postgres => url.to_owned(),
         };
+        let relaxed_pool = match backend {
+            Backend::Sqlite => Some(
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(options.acquire_timeout)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(&mut *conn, SQLITE_RELAXED_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy(&url)?,
+            ),
+            Backend::Postgres => None,
+        };
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let listen_url = (backend == Backend::Postgres).then(|| url.clone());
-        Ok(Store { pool, backend, listen_url, write_gate, cursor_key: Arc::default(), deliveries_due: Arc::default() })
+        Ok(Store {
+            pool,
+            relaxed_pool,
+            backend,
+            listen_url,
+            write_gate,
+            cursor_key: Arc::default(),
+            deliveries_due: Arc::default(),
+        })
     }
 
     /// Connects and applies any pending migrations.
@@ -226,11 +258,32 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(relaxed) = &self.relaxed_pool {
+            relaxed.close().await;
+        }
         self.pool.close().await;
     }
 
     /// Starts a write transaction (see the module notes for what each backend does).
     pub(crate) async fn begin_write(&self) -> StoreResult<WriteTx> {
+        self.begin_on(self.pool.clone(), false).await
+    }
+
+    /// Starts a write transaction whose commit does not wait for the disk: for the delivery
+    /// worker's bookkeeping (leases, the attempt log), where a commit lost to a power cut only
+    /// makes an attempt again, which at-least-once delivery allows, and where waiting for the
+    /// disk twice per batch would cap deliveries at the disk's flush rate. Never for money,
+    /// events or anything an answer promised: those use [`Store::begin_write`].
+    pub(crate) async fn begin_write_relaxed(&self) -> StoreResult<WriteTx> {
+        match &self.relaxed_pool {
+            Some(relaxed) => self.begin_on(relaxed.clone(), false).await,
+            None => self.begin_on(self.pool.clone(), true).await,
+        }
+    }
+
+    /// `relaxed_commit` (PostgreSQL): `SET LOCAL synchronous_commit = off`, for this
+    /// transaction only.
+    async fn begin_on(&self, pool: AnyPool, relaxed_commit: bool) -> StoreResult<WriteTx> {
         let gate = match &self.write_gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
@@ -238,7 +291,6 @@ impl Store {
         // `BEGIN` runs in its own task: sqlx's begin is not cancel-safe, and a caller dropped
         // mid-begin would return a connection to the pool inside an open transaction (on SQLite,
         // holding the write lock for every process).
-        let pool = self.pool.clone();
         let backend = self.backend;
         let tx = tokio::spawn(async move {
             match backend {
@@ -248,13 +300,17 @@ impl Store {
         })
         .await
         .map_err(|e| sqlx::Error::Protocol(format!("begin task failed: {e}")))??;
-        Ok(WriteTx {
+        let mut tx = WriteTx {
             tx,
             backend: self.backend,
             queued_deliveries: false,
             deliveries_due: self.deliveries_due.clone(),
             _gate: gate,
-        })
+        };
+        if relaxed_commit {
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx.tx).await?;
+        }
+        Ok(tx)
     }
 }
 

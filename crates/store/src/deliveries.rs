@@ -20,7 +20,7 @@ use openmonime_domain::webhook::{ApiRelease, SigningMethod};
 use openmonime_domain::webhook_retry::{disable_after, next_step, Answer, DisableReason, Next};
 use secrecy::SecretString;
 use sqlx::any::AnyRow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use time::{Duration, OffsetDateTime};
 
 /// How long the delivery log (attempts, and deliveries that have ended) is kept.
@@ -206,141 +206,117 @@ impl Store {
             Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_relaxed().await?;
         let claim = format!(
             "UPDATE deliveries SET lease_id = $1, lease_until = $2 \
              WHERE seq IN (SELECT d.seq FROM deliveries d JOIN webhooks w \
                ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3) \
                AND w.enabled = 1 ORDER BY d.next_attempt_at LIMIT $4{lock}) \
-             AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $3)"
+             AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $3) RETURNING seq"
         );
         let taken = sqlx::query(&claim)
             .bind(&lease)
             .bind(micros(now + lease_for))
             .bind(micros(now))
             .bind(i64::from(limit))
-            .execute(&mut *tx.tx)
+            .fetch_all(&mut *tx.tx)
             .await?;
-        if taken.rows_affected() == 0 {
+        if taken.is_empty() {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        // By row number (the lease is not indexed: see the migration), the lease as a check.
+        let marks: Vec<String> = (0..taken.len()).map(|i| format!("${}", i + 2)).collect();
+        let read = format!(
             "SELECT d.lease_id, d.space_id, d.environment, d.webhook_id, d.attempts, w.url, w.headers, w.api_release, \
              w.signing_method, w.signing_secret, e.seq AS event_seq, e.id AS event_id, e.name AS event_name, \
              e.snapshot, e.created_at AS event_created_at \
              FROM deliveries d \
              JOIN webhooks w ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
              JOIN events e ON e.id = d.event_id AND e.space_id = d.space_id AND e.environment = d.environment \
-             WHERE d.lease_id = $1 ORDER BY d.next_attempt_at",
-        )
-        .bind(&lease)
-        .fetch_all(&mut *tx.tx)
-        .await?;
+             WHERE d.lease_id = $1 AND d.seq IN ({}) ORDER BY d.next_attempt_at",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&read).bind(&lease);
+        for row in &taken {
+            query = query.bind(int(row, "seq")?);
+        }
+        let rows = query.fetch_all(&mut *tx.tx).await?;
         tx.commit().await?;
         rows.iter().map(due_from_row).collect()
     }
 
-    /// Logs an attempt and schedules what follows it, under the attempt's lease; disables the
-    /// webhook (journalled, in the same transaction) when the answer or its failing streak says so.
-    pub async fn record_attempt(&self, due: &DueDelivery, report: &AttemptReport) -> StoreResult<Recorded> {
-        let tenant = &due.tenant;
-        let mut tx = self.begin_write().await?;
-        let Some(hook) = scoped(
-            "SELECT name, url, enabled, alert_emails, failing_since FROM webhooks WHERE id = $1 AND $TENANT",
-            tenant,
-        )
-        .bind(due.webhook.as_str())
-        .fetch_optional(&mut *tx.tx)
-        .await?
-        else {
-            // Deleted while the attempt was under way: its deliveries and log went with it.
-            tx.rollback().await?;
-            return Ok(Recorded::default());
-        };
-        let failing_since = opt_time(&hook, "failing_since")?;
-        let (state, next_at) = match next_step(due.attempt, report.answer, report.jitter) {
-            Next::Delivered => ("delivered", None),
-            Next::RetryAfter(delay) => ("pending", Some(micros(report.finished_at + delay))),
-            Next::GaveUp => ("failed", None),
-        };
-        let now = micros(report.finished_at);
-        let held = scoped(
-            "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_id = NULL, lease_until = NULL, \
-             updated_at = $4 WHERE webhook_id = $5 AND event_id = $6 AND lease_id = $7 AND $TENANT",
-            tenant,
-        )
-        .bind(state)
-        .bind(i64::from(due.attempt))
-        .bind(next_at)
-        .bind(now)
-        .bind(due.webhook.as_str())
-        .bind(due.event.id.as_str())
-        .bind(&due.lease)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected()
-            > 0;
-        let status = match report.answer {
-            Answer::Status(code) => Some(i64::from(code)),
-            _ => None,
-        };
-        sqlx::query(
-            "INSERT INTO delivery_attempts (webhook_id, event_id, space_id, environment, attempt, started_at, \
-             duration_ms, outcome, status_code, response_head, error, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(due.webhook.as_str())
-        .bind(due.event.id.as_str())
-        .bind(tenant.space_id.as_str())
-        .bind(tenant.environment.as_str())
-        .bind(i64::from(due.attempt))
-        .bind(micros(report.started_at))
-        .bind(report.duration_ms)
-        .bind(report.answer.outcome())
-        .bind(status)
-        .bind(report.response_head.as_deref())
-        .bind(report.error.as_deref())
-        .bind(if held { next_at } else { None })
-        .execute(&mut *tx.tx)
-        .await?;
-        let streak = if report.answer.delivered() { None } else { Some(failing_since.unwrap_or(report.started_at)) };
-        scoped("UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND $TENANT", tenant)
-            .bind(streak.map(micros))
-            .bind(due.webhook.as_str())
-            .execute(&mut *tx.tx)
-            .await?;
-        let enabled = int(&hook, "enabled")? != 0;
-        let mut disabled = None;
-        if let Some(reason) = disable_after(report.answer, streak, report.finished_at).filter(|_| enabled) {
-            scoped("UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND $TENANT", tenant)
-                .bind(now)
-                .bind(due.webhook.as_str())
-                .execute(&mut *tx.tx)
-                .await?;
-            let gone = Disabled {
-                reason,
-                tenant: tenant.clone(),
-                webhook: due.webhook.clone(),
-                name: text(&hook, "name")?,
-                url: text(&hook, "url")?,
-                alert_emails: json_column(&hook, "alert_emails")?,
+    /// Logs attempts and schedules what follows each, under each attempt's lease, in one
+    /// transaction of a few statements whatever the batch's size (a worker records its finished
+    /// attempts in batches: a commit, or even a statement, per delivery would cap deliveries at
+    /// the database's rate for them). Disables a webhook (journalled, in the same transaction)
+    /// when an answer or its failing streak says so. The answers are in the batch's order.
+    ///
+    /// Like the claim, this spans tenants: every row is matched on its tenant as well as its ids.
+    pub async fn record_attempts(&self, batch: &[(DueDelivery, AttemptReport)]) -> StoreResult<Vec<Recorded>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write_relaxed().await?;
+        // Each webhook's state is read once per batch and carried from attempt to attempt.
+        let mut hooks: HashMap<(Tenant, WebhookId), Option<HookState>> = HashMap::new();
+        for (due, _) in batch {
+            let key = (due.tenant.clone(), due.webhook.clone());
+            if !hooks.contains_key(&key) {
+                let state = HookState::read(&mut tx, &due.tenant, &due.webhook).await?;
+                hooks.insert(key, state);
+            }
+        }
+        // A webhook deleted while its attempts were under way took its deliveries and log along.
+        let kept: Vec<&(DueDelivery, AttemptReport)> = batch
+            .iter()
+            .filter(|(due, _)| hooks.get(&(due.tenant.clone(), due.webhook.clone())).is_some_and(Option::is_some))
+            .collect();
+        let steps: Vec<(&str, Option<i64>)> = kept
+            .iter()
+            .map(|(due, report)| match next_step(due.attempt, report.answer, report.jitter) {
+                Next::Delivered => ("delivered", None),
+                Next::RetryAfter(delay) => ("pending", Some(micros(report.finished_at + delay))),
+                Next::GaveUp => ("failed", None),
+            })
+            .collect();
+        let held = schedule_next(&mut tx, &kept, &steps).await?;
+        log_attempts(&mut tx, &kept, &steps, &held).await?;
+        let mut held = held.into_iter();
+
+        let mut recorded = Vec::with_capacity(batch.len());
+        let initial: HashMap<_, _> =
+            hooks.iter().map(|(k, h)| (k.clone(), h.as_ref().and_then(|h| h.failing_since))).collect();
+        for (due, report) in batch {
+            let key = (due.tenant.clone(), due.webhook.clone());
+            let Some(hook) = hooks.get_mut(&key).and_then(Option::as_mut) else {
+                recorded.push(Recorded::default());
+                continue;
             };
-            let change = Change {
-                space: Some(&tenant.space_id),
-                environment: Some(tenant.environment),
-                action: "webhook.disable",
-                subject: due.webhook.as_str(),
-                detail: serde_json::json!({
-                    "reason": reason.as_str(), "name": gone.name, "url": gone.url, "eventId": due.event.id.as_str(),
-                }),
+            let held = held.next().unwrap_or(false);
+            let streak =
+                if report.answer.delivered() { None } else { Some(hook.failing_since.unwrap_or(report.started_at)) };
+            hook.failing_since = streak;
+            let disabled = match disable_after(report.answer, streak, report.finished_at).filter(|_| hook.enabled) {
+                Some(reason) => Some(disable(&mut tx, hook, due, report, reason).await?),
+                None => None,
             };
-            journal::record(&mut tx, &Actor::System(WORKER), change).await?;
-            disabled = Some(gone);
+            recorded.push(Recorded { held_lease: held, disabled });
+        }
+        // Written only where it changed: a healthy webhook's deliveries leave it alone.
+        for ((tenant, webhook), hook) in &hooks {
+            let Some(hook) = hook else { continue };
+            if initial.get(&(tenant.clone(), webhook.clone())).copied().flatten() != hook.failing_since {
+                scoped("UPDATE webhooks SET failing_since = $1 WHERE id = $2 AND $TENANT", tenant)
+                    .bind(hook.failing_since.map(micros))
+                    .bind(webhook.as_str())
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
-        Ok(Recorded { held_lease: held, disabled })
+        Ok(recorded)
     }
 
     /// A webhook's delivery log, newest attempt first.
@@ -451,4 +427,168 @@ impl Store {
     pub fn deliveries_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.deliveries_due.clone()
     }
+}
+
+/// What recording an attempt needs of its webhook, read once per batch.
+struct HookState {
+    name: String,
+    url: String,
+    enabled: bool,
+    alert_emails: Vec<String>,
+    failing_since: Option<OffsetDateTime>,
+}
+
+impl HookState {
+    async fn read(tx: &mut WriteTx, tenant: &Tenant, webhook: &WebhookId) -> StoreResult<Option<HookState>> {
+        let row = scoped(
+            "SELECT name, url, enabled, alert_emails, failing_since FROM webhooks WHERE id = $1 AND $TENANT",
+            tenant,
+        )
+        .bind(webhook.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(HookState {
+            name: text(&row, "name")?,
+            url: text(&row, "url")?,
+            enabled: int(&row, "enabled")? != 0,
+            alert_emails: json_column(&row, "alert_emails")?,
+            failing_since: opt_time(&row, "failing_since")?,
+        }))
+    }
+}
+
+/// `$first, …, $(first + n - 1)` in parentheses: one row of a multi-row statement.
+fn row_of(first: usize, n: usize) -> String {
+    let marks: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("({})", marks.join(", "))
+}
+
+/// Ends each attempt's lease and sets the delivery's next step, in one statement; returns, in
+/// the batch's order, whether each lease was still held (an attempt whose lease was lost — it
+/// expired and another worker took the delivery, or it was redelivered — changes nothing).
+async fn schedule_next(
+    tx: &mut WriteTx,
+    batch: &[&(DueDelivery, AttemptReport)],
+    steps: &[(&str, Option<i64>)],
+) -> StoreResult<Vec<bool>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    const COLUMNS: usize = 9;
+    let rows: Vec<String> = (0..batch.len()).map(|i| row_of(i * COLUMNS + 1, COLUMNS)).collect();
+    let sql = format!(
+        "UPDATE deliveries SET state = v.column1, attempts = v.column2, next_attempt_at = v.column3, \
+         lease_id = NULL, lease_until = NULL, updated_at = v.column4 \
+         FROM (VALUES {}) AS v \
+         WHERE deliveries.webhook_id = v.column5 AND deliveries.event_id = v.column6 \
+         AND deliveries.lease_id = v.column7 AND deliveries.space_id = v.column8 \
+         AND deliveries.environment = v.column9 \
+         RETURNING deliveries.webhook_id, deliveries.event_id",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for ((due, report), (state, next_at)) in batch.iter().zip(steps) {
+        query = query
+            .bind(*state)
+            .bind(i64::from(due.attempt))
+            .bind(*next_at)
+            .bind(micros(report.finished_at))
+            .bind(due.webhook.as_str())
+            .bind(due.event.id.as_str())
+            .bind(due.lease.as_str())
+            .bind(due.tenant.space_id.as_str())
+            .bind(due.tenant.environment.as_str());
+    }
+    let updated = query.fetch_all(&mut *tx.tx).await?;
+    let mut held = std::collections::HashSet::new();
+    for row in &updated {
+        held.insert((text(row, "webhook_id")?, text(row, "event_id")?));
+    }
+    // A delivery appears once per lease; only the attempt under its current lease matched.
+    let mut claimed = std::collections::HashSet::new();
+    Ok(batch
+        .iter()
+        .map(|(due, _)| {
+            let key = (due.webhook.to_string(), due.event.id.to_string());
+            held.contains(&key) && claimed.insert(key)
+        })
+        .collect())
+}
+
+/// Writes every attempt of the batch to the delivery log, in one statement.
+async fn log_attempts(
+    tx: &mut WriteTx,
+    batch: &[&(DueDelivery, AttemptReport)],
+    steps: &[(&str, Option<i64>)],
+    held: &[bool],
+) -> StoreResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 12;
+    let rows: Vec<String> = (0..batch.len()).map(|i| row_of(i * COLUMNS + 1, COLUMNS)).collect();
+    let sql = format!(
+        "INSERT INTO delivery_attempts (webhook_id, event_id, space_id, environment, attempt, started_at, \
+         duration_ms, outcome, status_code, response_head, error, next_attempt_at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (((due, report), (_, next_at)), held) in batch.iter().zip(steps).zip(held) {
+        let status = match report.answer {
+            Answer::Status(code) => Some(i64::from(code)),
+            _ => None,
+        };
+        query = query
+            .bind(due.webhook.as_str())
+            .bind(due.event.id.as_str())
+            .bind(due.tenant.space_id.as_str())
+            .bind(due.tenant.environment.as_str())
+            .bind(i64::from(due.attempt))
+            .bind(micros(report.started_at))
+            .bind(report.duration_ms)
+            .bind(report.answer.outcome())
+            .bind(status)
+            .bind(report.response_head.as_deref())
+            .bind(report.error.as_deref())
+            .bind(if *held { *next_at } else { None });
+    }
+    query.execute(&mut *tx.tx).await?;
+    Ok(())
+}
+
+/// Disables the webhook an attempt condemned, journalled; returns what the alert needs.
+async fn disable(
+    tx: &mut WriteTx,
+    hook: &mut HookState,
+    due: &DueDelivery,
+    report: &AttemptReport,
+    reason: DisableReason,
+) -> StoreResult<Disabled> {
+    let tenant = &due.tenant;
+    scoped("UPDATE webhooks SET enabled = 0, updated_at = $1 WHERE id = $2 AND $TENANT", tenant)
+        .bind(micros(report.finished_at))
+        .bind(due.webhook.as_str())
+        .execute(&mut *tx.tx)
+        .await?;
+    hook.enabled = false;
+    let gone = Disabled {
+        reason,
+        tenant: tenant.clone(),
+        webhook: due.webhook.clone(),
+        name: hook.name.clone(),
+        url: hook.url.clone(),
+        alert_emails: hook.alert_emails.clone(),
+    };
+    let change = Change {
+        space: Some(&tenant.space_id),
+        environment: Some(tenant.environment),
+        action: "webhook.disable",
+        subject: due.webhook.as_str(),
+        detail: serde_json::json!({
+            "reason": reason.as_str(), "name": gone.name, "url": gone.url, "eventId": due.event.id.as_str(),
+        }),
+    };
+    journal::record(tx, &Actor::System(WORKER), change).await?;
+    Ok(gone)
 }

@@ -21,6 +21,7 @@ use sender::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -93,17 +94,23 @@ impl Worker {
     }
 
     /// Delivers until `stop`, then lets the attempts under way finish (each within the attempt
-    /// timeout) so none is left for a lease to expire.
+    /// timeout) and records them, so none is left for a lease to expire.
     pub async fn run(self, stop: CancellationToken) {
         let inner = &self.0;
-        let permits = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
+        let concurrency = inner.config.concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
         let wake = inner.store.deliveries_queued();
         let lease = time::Duration::try_from(inner.config.lease).unwrap_or(time::Duration::seconds(30));
+        // Finished attempts go to one recorder, which writes them in batches.
+        let (finished, to_record) = mpsc::channel(concurrency * 4);
+        let recorder = tokio::spawn(self.clone().record(to_record));
         let mut attempts = JoinSet::new();
         loop {
             while attempts.try_join_next().is_some() {}
             let free = permits.available_permits();
-            if free == 0 {
+            // Claim in batches: with attempts under way, wait until half the permits are free
+            // rather than claiming (one write each) every time a single attempt ends.
+            if free == 0 || (!attempts.is_empty() && free < concurrency.div_ceil(2)) {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => break,
@@ -122,40 +129,62 @@ impl Worker {
                     biased;
                     _ = stop.cancelled() => break,
                     _ = wake.notified() => {}
+                    _ = attempts.join_next(), if !attempts.is_empty() => {}
                     _ = tokio::time::sleep(inner.config.poll) => {}
                 }
                 continue;
             }
             for delivery in due {
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                let worker = self.clone();
+                let (worker, finished) = (self.clone(), finished.clone());
                 attempts.spawn(async move {
-                    worker.attempt(delivery).await;
+                    let report = worker.attempt(&delivery).await;
                     drop(permit);
+                    // The recorder ends only after every sender has gone.
+                    let _ = finished.send((delivery, report)).await;
                 });
             }
         }
         while attempts.join_next().await.is_some() {}
+        drop(finished);
+        let _ = recorder.await;
     }
 
-    /// Makes one attempt and records it.
-    async fn attempt(&self, due: DueDelivery) {
+    /// Records finished attempts as they come, as many per transaction as are waiting.
+    async fn record(self, mut finished: mpsc::Receiver<(DueDelivery, AttemptReport)>) {
         let inner = &self.0;
-        let body = match serde_json::to_vec(&Delivery::new(&due.event, due.api_release)) {
-            Ok(body) => body,
-            Err(_) => return tracing::error!(event = %due.event.id, "a delivery body did not serialize"),
-        };
+        let mut batch = Vec::new();
+        while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            match inner.store.record_attempts(&batch).await {
+                Ok(recorded) => {
+                    for disabled in recorded.into_iter().filter_map(|r| r.disabled) {
+                        tracing::warn!(
+                            webhook = %disabled.webhook, space = %disabled.tenant.space_id,
+                            reason = disabled.reason.as_str(), "webhook disabled by its deliveries"
+                        );
+                        inner.alerts.webhook_disabled(&disabled).await;
+                    }
+                }
+                // Their leases expire and the deliveries are attempted again.
+                Err(error) => tracing::warn!(%error, attempts = batch.len(), "could not record delivery attempts"),
+            }
+            batch.clear();
+        }
+    }
+
+    /// Makes one attempt; returns what it found.
+    async fn attempt(&self, due: &DueDelivery) -> AttemptReport {
+        let inner = &self.0;
         let started_at = inner.clock.now();
         let started = Instant::now();
-        let sent = match sign(&due, started_at.unix_timestamp(), &body) {
-            Some(signature) => {
-                inner.sender.post(due.tenant.environment, &due.url, &due.headers, &signature, body).await
-            }
-            None => sender::Sent {
-                answer: Answer::Unreachable,
-                response_head: None,
-                error: Some("the webhook's signing key is unreadable".into()),
+        let sent = match serde_json::to_vec(&Delivery::new(&due.event, due.api_release)) {
+            Ok(body) => match sign(due, started_at.unix_timestamp(), &body) {
+                Some(signature) => {
+                    inner.sender.post(due.tenant.environment, &due.url, &due.headers, &signature, body).await
+                }
+                None => unsent("the webhook's signing key is unreadable"),
             },
+            Err(_) => unsent("the event did not serialize"),
         };
         let report = AttemptReport {
             started_at,
@@ -170,20 +199,16 @@ impl Worker {
             webhook = %due.webhook, event = %due.event.id, attempt = due.attempt,
             outcome = report.answer.outcome(), duration_ms = report.duration_ms, "webhook delivery attempted"
         );
-        match inner.store.record_attempt(&due, &report).await {
-            Ok(recorded) => {
-                if let Some(disabled) = recorded.disabled {
-                    tracing::warn!(
-                        webhook = %disabled.webhook, space = %disabled.tenant.space_id,
-                        reason = disabled.reason.as_str(), "webhook disabled by its deliveries"
-                    );
-                    inner.alerts.webhook_disabled(&disabled).await;
-                }
-            }
-            // The lease expires and the delivery is attempted again.
-            Err(error) => tracing::warn!(webhook = %due.webhook, %error, "could not record a delivery attempt"),
-        }
+        report
     }
+}
+
+/// Most finished attempts recorded in one transaction.
+const RECORD_BATCH: usize = 256;
+
+/// An attempt that could not be made at all, retried like an unreachable receiver.
+fn unsent(why: &str) -> sender::Sent {
+    sender::Sent { answer: Answer::Unreachable, response_head: None, error: Some(why.into()) }
 }
 
 /// The `Monime-Signature` value for `body` at `timestamp`; `None` if the stored key is unusable.

@@ -409,3 +409,80 @@ async fn two_nodes_never_both_make_one_attempt() {
     .await;
     assert_eq!(log.len(), EVENTS, "one attempt each in the log");
 }
+
+#[tokio::test]
+async fn a_batch_of_attempts_is_recorded_as_each_alone_would_be() {
+    // No worker runs here: the test claims and records by hand, as a worker does, in one batch
+    // mixing a webhook deleted mid-attempt, a lease lost to a redelivery, and two 410s for one
+    // webhook (disabled once, journalled once).
+    let mut config = ServerConfig::default();
+    config.delivery.enabled = false;
+    let app = TestApp::spawn_delivering(config, stepped(), Alerts::none()).await;
+    let owner = app.owner().await;
+    let tenant = Tenant { space_id: owner.space.clone(), environment: Environment::Test };
+    let names = vec![EventName::FinancialAccountCreated];
+    let gone = stored_hook(&app, &tenant, "http://127.0.0.1:9/gone".into(), names.clone()).await;
+    let healthy = stored_hook(&app, &tenant, "http://127.0.0.1:9/ok".into(), names.clone()).await;
+    let doomed = stored_hook(&app, &tenant, "http://127.0.0.1:9/410".into(), names).await;
+    let token = app.token(&owner.monimeer).await;
+    for name in ["one", "two"] {
+        app.create_account(&token, &owner.space, json!({"name": name, "currency": "SLE"})).await;
+    }
+    let now = openmonime_domain::time_fmt::now();
+    let due = app.store().claim_due_deliveries(now, time::Duration::seconds(30), 100).await.unwrap();
+    assert_eq!(due.len(), 6, "two events for each of three webhooks");
+    let hook_id = |id: &str| openmonime_domain::ids::WebhookId::parse(id).unwrap();
+    app.store().delete_webhook(&tenant, &hook_id(&gone), &Actor::Operator).await.unwrap();
+    // Redelivering one of the healthy webhook's events takes its delivery away from this lease.
+    let lost = due.iter().find(|d| d.webhook.as_str() == healthy).unwrap().event.id.clone();
+    let redelivery = openmonime_store::deliveries::Redelivery::Event(lost.clone());
+    app.store().redeliver(&tenant, &hook_id(&healthy), &redelivery, now, &Actor::Operator).await.unwrap();
+
+    let report = |status| openmonime_store::deliveries::AttemptReport {
+        started_at: now,
+        duration_ms: 3,
+        answer: openmonime_domain::webhook_retry::Answer::Status(status),
+        response_head: None,
+        error: None,
+        finished_at: now,
+        jitter: 0.0,
+    };
+    let batch: Vec<_> = due
+        .into_iter()
+        .map(|d| {
+            let status = if d.webhook.as_str() == doomed { 410 } else { 200 };
+            (d, report(status))
+        })
+        .collect();
+    let recorded = app.store().record_attempts(&batch).await.unwrap();
+    for ((due, _), recorded) in batch.iter().zip(&recorded) {
+        let hook = due.webhook.as_str();
+        let want_held = hook != gone && !(hook == healthy && due.event.id == lost);
+        assert_eq!(recorded.held_lease, want_held, "{hook} {}", due.event.id);
+    }
+    let disabled: Vec<_> = recorded.iter().filter_map(|r| r.disabled.as_ref()).collect();
+    assert_eq!(disabled.len(), 1, "disabled once");
+    assert_eq!(disabled[0].webhook.as_str(), doomed);
+
+    let log = |hook: String| {
+        let token = token.clone();
+        let app = &app;
+        let owner = &owner;
+        async move { log_of(app, &token, owner, &hook).await }
+    };
+    assert_eq!(log(healthy.clone()).await.len(), 2, "both attempts logged, the lost one too");
+    let doomed_log = log(doomed.clone()).await;
+    assert_eq!(doomed_log.len(), 2);
+    // Still scheduled: a disabled webhook's deliveries wait for it to be enabled again.
+    assert!(doomed_log.iter().all(|a| a["statusCode"] == 410 && a["nextAttemptTime"].is_string()), "{doomed_log:?}");
+    let (_, _, hook) = send(app.get(&format!("/v1/webhooks/{doomed}"), &token, &owner.space)).await;
+    assert_eq!(hook["result"]["enabled"], false);
+    let audit = app.list_all("/v1/audit-events", "", &token, &owner.space).await;
+    assert_eq!(audit.iter().filter(|e| e["action"] == "webhook.disable").count(), 1);
+    // The redelivered event is due again, under no lease; the rest are done.
+    let again = app.store().claim_due_deliveries(now, time::Duration::seconds(30), 100).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| (d.webhook.to_string(), d.event.id.clone())).collect::<Vec<_>>(),
+        [(healthy, lost)]
+    );
+}
