@@ -227,22 +227,28 @@ impl Store {
             return Ok(Vec::new());
         }
         // By row number (the lease is not indexed: see the migration), the lease as a check.
-        let marks: Vec<String> = (0..taken.len()).map(|i| format!("${}", i + 2)).collect();
-        let read = format!(
-            "SELECT d.lease_id, d.space_id, d.environment, d.webhook_id, d.attempts, w.url, w.headers, w.api_release, \
-             w.signing_method, w.signing_secret, e.seq AS event_seq, e.id AS event_id, e.name AS event_name, \
-             e.snapshot, e.created_at AS event_created_at \
-             FROM deliveries d \
-             JOIN webhooks w ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
-             JOIN events e ON e.id = d.event_id AND e.space_id = d.space_id AND e.environment = d.environment \
-             WHERE d.lease_id = $1 AND d.seq IN ({}) ORDER BY d.next_attempt_at",
-            marks.join(", ")
-        );
-        let mut query = sqlx::query(&read).bind(&lease);
-        for row in &taken {
-            query = query.bind(int(row, "seq")?);
+        let seqs = taken.iter().map(|row| int(row, "seq")).collect::<StoreResult<Vec<i64>>>()?;
+        let mut rows = Vec::with_capacity(seqs.len());
+        let mut at = 0;
+        for size in chunk_sizes(seqs.len()) {
+            let marks: Vec<String> = (0..size).map(|i| format!("${}", i + 2)).collect();
+            let read = format!(
+                "SELECT d.lease_id, d.space_id, d.environment, d.webhook_id, d.attempts, w.url, w.headers, \
+                 w.api_release, w.signing_method, w.signing_secret, e.seq AS event_seq, e.id AS event_id, \
+                 e.name AS event_name, e.snapshot, e.created_at AS event_created_at \
+                 FROM deliveries d \
+                 JOIN webhooks w ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
+                 JOIN events e ON e.id = d.event_id AND e.space_id = d.space_id AND e.environment = d.environment \
+                 WHERE d.lease_id = $1 AND d.seq IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&read).bind(&lease);
+            for seq in &seqs[at..at + size] {
+                query = query.bind(*seq);
+            }
+            rows.extend(query.fetch_all(&mut *tx.tx).await?);
+            at += size;
         }
-        let rows = query.fetch_all(&mut *tx.tx).await?;
         tx.commit().await?;
         rows.iter().map(due_from_row).collect()
     }
@@ -281,8 +287,15 @@ impl Store {
                 Next::GaveUp => ("failed", None),
             })
             .collect();
-        let held = schedule_next(&mut tx, &kept, &steps).await?;
-        log_attempts(&mut tx, &kept, &steps, &held).await?;
+        let mut held = Vec::with_capacity(kept.len());
+        let mut at = 0;
+        for size in chunk_sizes(kept.len()) {
+            let (part, part_steps) = (&kept[at..at + size], &steps[at..at + size]);
+            let part_held = schedule_next(&mut tx, part, part_steps).await?;
+            log_attempts(&mut tx, part, part_steps, &part_held).await?;
+            held.extend(part_held);
+            at += size;
+        }
         let mut held = held.into_iter();
 
         let mut recorded = Vec::with_capacity(batch.len());
@@ -458,6 +471,20 @@ impl HookState {
     }
 }
 
+/// `n` rows as chunks of a few fixed sizes, largest first: each multi-row statement is then
+/// prepared once per size and reused from the connection's statement cache, instead of parsed
+/// anew for every batch length.
+fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in [64, 16, 4, 1] {
+        while n >= size {
+            sizes.push(size);
+            n -= size;
+        }
+    }
+    sizes
+}
+
 /// `$first, …, $(first + n - 1)` in parentheses: one row of a multi-row statement.
 fn row_of(first: usize, n: usize) -> String {
     let marks: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
@@ -505,7 +532,9 @@ async fn schedule_next(
     for row in &updated {
         held.insert((text(row, "webhook_id")?, text(row, "event_id")?));
     }
-    // A delivery appears once per lease; only the attempt under its current lease matched.
+    // A delivery can appear twice in a batch only if its lease expired while this very worker
+    // was still attempting it and it was taken again; then only one matched, and the first of
+    // the two is the one counted (which one only changes that log entry's `nextAttemptTime`).
     let mut claimed = std::collections::HashSet::new();
     Ok(batch
         .iter()
