@@ -125,22 +125,23 @@ fn like_literal(text: &str) -> String {
 pub(crate) async fn fan_out(
     tx: &mut WriteTx,
     tenant: &Tenant,
-    event: &EventId,
+    (event_seq, event): (i64, &EventId),
     name: EventName,
     now: i64,
 ) -> StoreResult<()> {
     // `events` is a JSON list of names; a name matches as a whole quoted string.
     let pattern = format!("%\"{}\"%", like_literal(name.as_str()));
     let queued = scoped(
-        "INSERT INTO deliveries (webhook_id, event_id, space_id, environment, state, attempts, next_attempt_at, \
-         created_at, updated_at) \
-         SELECT id, $1, space_id, environment, 'pending', 0, $2, $2, $2 FROM webhooks \
+        "INSERT INTO deliveries (webhook_id, event_id, event_seq, space_id, environment, state, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         SELECT id, $1, $4, space_id, environment, 'pending', 0, $2, $2, $2 FROM webhooks \
          WHERE $TENANT AND enabled = 1 AND events LIKE $3 ESCAPE '\\'",
         tenant,
     )
     .bind(event.as_str())
     .bind(now)
     .bind(pattern)
+    .bind(event_seq)
     .execute(&mut *tx.tx)
     .await?;
     if queued.rows_affected() > 0 {
@@ -207,12 +208,17 @@ impl Store {
             Backend::Sqlite => "",
         };
         let mut tx = self.begin_write_relaxed().await?;
+        // The webhook is checked by a scalar subquery, which the planner cannot turn into a
+        // join: the due rows are read from the pending-only index in order, each checked by a
+        // key lookup, whatever the statistics (a fresh table's would otherwise have PostgreSQL
+        // scan every delivery the webhook ever had, on every claim).
         let claim = format!(
             "UPDATE deliveries SET lease_id = $1, lease_until = $2 \
-             WHERE seq IN (SELECT d.seq FROM deliveries d JOIN webhooks w \
-               ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
+             WHERE seq IN (SELECT d.seq FROM deliveries d \
                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3) \
-               AND w.enabled = 1 ORDER BY d.next_attempt_at LIMIT $4{lock}) \
+               AND (SELECT w.enabled FROM webhooks w WHERE w.id = d.webhook_id AND w.space_id = d.space_id \
+                    AND w.environment = d.environment) = 1 \
+               ORDER BY d.next_attempt_at LIMIT $4{lock}) \
              AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $3) RETURNING seq"
         );
         let taken = sqlx::query(&claim)
@@ -238,7 +244,8 @@ impl Store {
                  e.name AS event_name, e.snapshot, e.created_at AS event_created_at \
                  FROM deliveries d \
                  JOIN webhooks w ON w.id = d.webhook_id AND w.space_id = d.space_id AND w.environment = d.environment \
-                 JOIN events e ON e.id = d.event_id AND e.space_id = d.space_id AND e.environment = d.environment \
+                 JOIN events e ON e.seq = d.event_seq AND e.id = d.event_id AND e.space_id = d.space_id \
+                 AND e.environment = d.environment \
                  WHERE d.lease_id = $1 AND d.seq IN ({})",
                 marks.join(", ")
             );
@@ -344,7 +351,8 @@ impl Store {
             "SELECT a.seq, a.event_id, e.name AS event_name, a.attempt, a.started_at, a.duration_ms, a.outcome, \
              a.status_code, a.response_head, a.error, a.next_attempt_at \
              FROM (SELECT * FROM delivery_attempts WHERE webhook_id = $1 AND ($2 IS NULL OR seq < $2) AND $TENANT) a \
-             JOIN events e ON e.id = a.event_id AND e.space_id = a.space_id AND e.environment = a.environment \
+             JOIN events e ON e.seq = a.event_seq AND e.id = a.event_id AND e.space_id = a.space_id \
+             AND e.environment = a.environment \
              ORDER BY a.seq DESC LIMIT $3",
             tenant,
         )
@@ -383,9 +391,9 @@ impl Store {
         };
         let listed: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 4)).collect();
         let sql = format!(
-            "INSERT INTO deliveries (webhook_id, event_id, space_id, environment, state, attempts, next_attempt_at, \
-             created_at, updated_at) \
-             SELECT $1, id, space_id, environment, 'pending', 0, $2, $2, $2 FROM events \
+            "INSERT INTO deliveries (webhook_id, event_id, event_seq, space_id, environment, state, attempts, \
+             next_attempt_at, created_at, updated_at) \
+             SELECT $1, id, seq, space_id, environment, 'pending', 0, $2, $2, $2 FROM events \
              WHERE {selector} AND name IN ({}) AND $TENANT \
              ON CONFLICT (webhook_id, event_id) DO UPDATE SET state = 'pending', attempts = 0, \
              next_attempt_at = excluded.next_attempt_at, lease_id = NULL, lease_until = NULL, \
@@ -555,11 +563,11 @@ async fn log_attempts(
     if batch.is_empty() {
         return Ok(());
     }
-    const COLUMNS: usize = 12;
+    const COLUMNS: usize = 13;
     let rows: Vec<String> = (0..batch.len()).map(|i| row_of(i * COLUMNS + 1, COLUMNS)).collect();
     let sql = format!(
-        "INSERT INTO delivery_attempts (webhook_id, event_id, space_id, environment, attempt, started_at, \
-         duration_ms, outcome, status_code, response_head, error, next_attempt_at) VALUES {}",
+        "INSERT INTO delivery_attempts (webhook_id, event_id, event_seq, space_id, environment, attempt, \
+         started_at, duration_ms, outcome, status_code, response_head, error, next_attempt_at) VALUES {}",
         rows.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -571,6 +579,7 @@ async fn log_attempts(
         query = query
             .bind(due.webhook.as_str())
             .bind(due.event.id.as_str())
+            .bind(due.event.seq)
             .bind(due.tenant.space_id.as_str())
             .bind(due.tenant.environment.as_str())
             .bind(i64::from(due.attempt))

@@ -125,9 +125,9 @@ pub(crate) async fn publish(
     let now = micros(time_fmt::now());
     let encoded =
         serde_json::to_string(snapshot).map_err(|_| crate::error::StoreError::Invariant("a snapshot serializes"))?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO events (id, space_id, environment, name, object_id, object_type, snapshot, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
     )
     .bind(id.as_str())
     .bind(tenant.space_id.as_str())
@@ -137,8 +137,9 @@ pub(crate) async fn publish(
     .bind(snapshot.object_type())
     .bind(encoded)
     .bind(now)
-    .execute(&mut *tx.tx)
+    .fetch_one(&mut *tx.tx)
     .await?;
-    crate::deliveries::fan_out(tx, tenant, &id, name, now).await?;
+    let seq = crate::codec::int(&inserted, "seq")?;
+    crate::deliveries::fan_out(tx, tenant, (seq, &id), name, now).await?;
     Ok(id)
 }

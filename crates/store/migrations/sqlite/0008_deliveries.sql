@@ -7,6 +7,9 @@ CREATE TABLE deliveries (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
     webhook_id       TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
     event_id         TEXT NOT NULL REFERENCES events(id),
+    -- The event's row number too: the worker reads events by it (a primary-key lookup whatever
+    -- the planner's statistics say; see `claim_due_deliveries`).
+    event_seq        BIGINT NOT NULL,
     space_id         TEXT NOT NULL REFERENCES spaces(id),
     environment      TEXT NOT NULL CHECK (environment IN ('test', 'live')),
     state            TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
@@ -28,6 +31,7 @@ CREATE TABLE delivery_attempts (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     webhook_id     TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
     event_id       TEXT NOT NULL,
+    event_seq      BIGINT NOT NULL,
     space_id       TEXT NOT NULL,
     environment    TEXT NOT NULL,
     attempt        BIGINT NOT NULL,
