@@ -8,8 +8,9 @@
 //! Target: worker ≥ 0.5 × plain client. Run with
 //! `cargo bench -p openmonime-http --bench deliveries`. `BENCH_EVENTS`, `BENCH_REPS` and
 //! `BENCH_CONCURRENCY` override the events per run, the repetitions and the attempts under way
-//! at once (the worker's and the plain client's alike); `BENCH_DATABASE_URL=postgres://…` runs
-//! on a scratch PostgreSQL database instead.
+//! at once (the worker's and the plain client's alike); `BENCH_RECEIVER_MS` has the receiver
+//! wait that long before answering; `BENCH_DATABASE_URL=postgres://…` runs on a scratch
+//! PostgreSQL database instead.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -39,6 +40,11 @@ type Arrival = (Bytes, HeaderMap, Instant);
 
 async fn receive(State(seen): State<mpsc::UnboundedSender<Arrival>>, headers: HeaderMap, body: Bytes) -> &'static str {
     let _ = seen.send((body, headers, Instant::now()));
+    // A receiver that takes its time before answering, as real ones do (`BENCH_RECEIVER_MS`).
+    let think = env("BENCH_RECEIVER_MS", 0);
+    if think > 0 {
+        tokio::time::sleep(Duration::from_millis(think as u64)).await;
+    }
     "ok"
 }
 
