@@ -28,11 +28,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server.
-    Serve(ServeArgs),
+    // Boxed, as is `Admin`: their flags outweigh the other commands' many times over.
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Operator commands that work on the database directly.
-    Admin(admin::AdminArgs),
+    Admin(Box<admin::AdminArgs>),
     /// Print the OpenAPI document this server serves at /openapi.json.
     Openapi {
         /// The server URL to put in the document.
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Migrate(args) => {
                 let settings = args.resolve()?;
                 let _logging = config::init_logging(&settings.log_format);
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
                 println!("migrations applied");
                 Ok(())
             }
-            Command::Admin(args) => admin::run(args).await,
+            Command::Admin(args) => admin::run(*args).await,
             Command::Openapi { public_url } => {
                 let document =
                     openmonime_http::openapi::document(&openmonime_http::handlers::route_table(), &public_url);

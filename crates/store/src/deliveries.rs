@@ -275,10 +275,10 @@ impl Store {
         // Each webhook's state is read once per batch and carried from attempt to attempt.
         let mut hooks: HashMap<(Tenant, WebhookId), Option<HookState>> = HashMap::new();
         for (due, _) in batch {
-            let key = (due.tenant.clone(), due.webhook.clone());
-            if !hooks.contains_key(&key) {
-                let state = HookState::read(&mut tx, &due.tenant, &due.webhook).await?;
-                hooks.insert(key, state);
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                hooks.entry((due.tenant.clone(), due.webhook.clone()))
+            {
+                slot.insert(HookState::read(&mut tx, &due.tenant, &due.webhook).await?);
             }
         }
         // A webhook deleted while its attempts were under way took its deliveries and log along.

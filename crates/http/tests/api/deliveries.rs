@@ -143,8 +143,7 @@ async fn an_es256_webhook_is_verified_with_its_public_key() {
 
 #[tokio::test]
 async fn a_webhook_receives_only_its_environments_events_and_only_those_it_subscribes_to() {
-    let mut config = ServerConfig::default();
-    config.webhook_allow_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let config = ServerConfig { webhook_allow_networks: vec!["127.0.0.0/8".parse().unwrap()], ..Default::default() };
     let app = TestApp::spawn_delivering(config, stepped(), Alerts::none()).await;
     let owner = app.owner().await;
     let test = app.token(&owner.monimeer).await;
@@ -352,8 +351,10 @@ async fn the_log_lists_attempts_and_an_event_or_everything_since_a_time_is_redel
 async fn in_live_a_refused_address_is_refused_again_when_the_delivery_connects() {
     // The first node admitted the URLs (its operator allowed loopback) and does not deliver; the
     // second, which allows nothing, must refuse them at connect time, by literal and by name.
-    let mut admitting = ServerConfig::default();
-    admitting.webhook_allow_networks = vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+    let mut admitting = ServerConfig {
+        webhook_allow_networks: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        ..Default::default()
+    };
     admitting.delivery.enabled = false;
     let app = TestApp::spawn_delivering(admitting, stepped(), Alerts::none()).await;
     let strict = app.another_delivering_node(ServerConfig::default(), stepped()).await;

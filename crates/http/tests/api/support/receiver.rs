@@ -144,11 +144,14 @@ impl Silent {
     }
 }
 
+/// One message the sink received: its recipients and its data.
+pub type Mail = (Vec<String>, String);
+
 /// A minimal SMTP server (RFC 5321's happy path) keeping each message's envelope and data.
 #[derive(Clone, Default)]
 pub struct SmtpSink {
     pub addr: Option<SocketAddr>,
-    pub mail: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    pub mail: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl SmtpSink {
