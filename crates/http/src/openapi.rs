@@ -128,9 +128,16 @@ pub fn inline_schema_for<T: JsonSchema>(generator: &mut SchemaGenerator) -> Sche
 /// The query parameters of the object type `T`, one per property.
 pub fn query_parameters<T: JsonSchema>(operation: &mut Operation, generator: &mut SchemaGenerator) {
     let schema = inline_schema_for::<T>(generator);
+    let required = |name: &str| {
+        schema.get("required").and_then(Value::as_array).is_some_and(|list| list.iter().any(|r| r == name))
+    };
     if let Some(Value::Object(properties)) = schema.get("properties") {
         for (name, property) in properties {
-            operation.parameters.push(json!({"name": name, "in": "query", "schema": property}));
+            let mut parameter = json!({"name": name, "in": "query", "schema": property});
+            if required(name) {
+                parameter["required"] = json!(true);
+            }
+            operation.parameters.push(parameter);
         }
     }
 }
