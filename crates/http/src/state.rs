@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// How this node delivers webhooks.
     pub delivery: crate::delivery::DeliveryConfig,
+    /// The countries, banks and momos the catalogue routes serve.
+    pub catalogue: std::sync::Arc<crate::views::catalogue::Catalogue>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             max_connections: crate::server::default_max_connections(),
             drain_timeout: Duration::from_secs(20),
             delivery: crate::delivery::DeliveryConfig::default(),
+            catalogue: std::sync::Arc::default(),
         }
     }
 }

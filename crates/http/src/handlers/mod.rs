@@ -2,6 +2,7 @@
 
 pub mod access_tokens;
 pub mod audit_events;
+pub mod catalogue;
 pub mod financial_accounts;
 pub mod financial_transactions;
 pub mod health;
@@ -27,6 +28,12 @@ pub fn api_routes(state: AppState) -> ApiRouter {
 
 fn declare(router: ApiRouter) -> ApiRouter {
     router
+        .route(Method::GET, "/v1/banks", "ListBanks", Account(CatalogRead), catalogue::list_banks)
+        .route(Method::GET, "/v1/banks/{providerId}", "GetBank", Account(CatalogRead), catalogue::get_bank)
+        .route(Method::GET, "/v1/countries", "ListCountries", Account(CatalogRead), catalogue::list_countries)
+        .route(Method::GET, "/v1/countries/{countryCode}", "GetCountry", Account(CatalogRead), catalogue::get_country)
+        .route(Method::GET, "/v1/momos", "ListMomos", Account(CatalogRead), catalogue::list_momos)
+        .route(Method::GET, "/v1/momos/{providerId}", "GetMomo", Account(CatalogRead), catalogue::get_momo)
         .route(
             Method::GET,
             "/v1/financial-accounts",

@@ -21,6 +21,7 @@ macro_rules! inline_schema {
 }
 
 pub mod access;
+pub mod catalogue;
 pub mod ledger;
 pub mod query;
 pub mod space;
@@ -94,6 +95,16 @@ impl Time {
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&openmonime_domain::time_fmt::rfc3339(self.0))
+    }
+}
+
+/// Read back from RFC 3339 text: for data files written in the wire's shape (the catalogue).
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        openmonime_domain::time_fmt::parse_rfc3339(&text)
+            .map(Time)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))
     }
 }
 

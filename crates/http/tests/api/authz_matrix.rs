@@ -157,6 +157,12 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
                 openmonime_domain::time_fmt::rfc3339(openmonime_domain::time_fmt::now() - time::Duration::hours(1));
             (format!("/v1/webhooks/{}/redeliveries", o.webhook), Some(json!({"since": since})), true)
         }
+        "ListBanks" => ("/v1/banks?country=SL".into(), None, false),
+        "GetBank" => ("/v1/banks/slb001".into(), None, false),
+        "ListCountries" => ("/v1/countries".into(), None, false),
+        "GetCountry" => ("/v1/countries/SL".into(), None, false),
+        "ListMomos" => ("/v1/momos?country=SL".into(), None, false),
+        "GetMomo" => ("/v1/momos/m17".into(), None, false),
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod authz_matrix;
 mod cancellation;
+mod catalogue;
 mod cluster;
 mod cursors;
 mod deliveries;
