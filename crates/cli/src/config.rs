@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// MaxMind-format country database (.mmdb) for `requestOrigin.country`.
     #[arg(long, env = "OPENMONIME_GEOIP_DB")]
     pub geoip_db: Option<PathBuf>,
+    /// The countries, banks and momos the catalogue routes serve: a JSON file in the shape of the
+    /// shipped one (crates/http/catalogue.json), which is used without it.
+    #[arg(long, env = "OPENMONIME_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
     /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
     #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
@@ -143,6 +147,7 @@ pub struct FileConfig {
     listen: Option<String>,
     public_url: Option<String>,
     geoip_db: Option<PathBuf>,
+    catalogue: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
     #[serde(default)]
@@ -266,6 +271,13 @@ impl ServeArgs {
             Some(0) => return Err("--max-connections must be at least 1".into()),
             Some(n) => server.max_connections = n,
             None => {}
+        }
+        if let Some(path) = self.catalogue.clone().or(file.catalogue) {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read the catalogue {}: {e}", path.display()))?;
+            let catalogue = openmonime_http::views::catalogue::Catalogue::parse(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            server.catalogue = std::sync::Arc::new(catalogue);
         }
         Ok(ServeSettings {
             database: self.db.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),

@@ -1016,3 +1016,31 @@ fn answer_id(server: &Server, headers: &[(&str, &str)]) -> String {
     assert_eq!(status, 200, "{list}");
     list["result"][0]["id"].as_str().unwrap().to_owned()
 }
+
+#[test]
+fn serve_takes_an_operators_catalogue_and_refuses_a_broken_one_before_listening() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut data: Value = serde_json::from_str(include_str!("../../http/catalogue.json")).unwrap();
+    data["momos"][0]["name"] = "Operator's own".into();
+    let own = dir.path().join("catalogue.json");
+    std::fs::write(&own, data.to_string()).unwrap();
+    let server = Server::start_with(&db, &["--catalogue", own.to_str().unwrap()]);
+    let (_, _, token) = quick_start(&server);
+    let (status, momo) = server.get("/v1/momos/m17", &[("Authorization", &format!("Bearer {token}"))]);
+    assert_eq!((status, momo["result"]["name"].as_str()), (200, Some("Operator's own")), "{momo}");
+    assert!(server.terminate().0);
+
+    data["momos"][0]["country"] = "GH".into();
+    std::fs::write(&own, data.to_string()).unwrap();
+    let missing = dir.path().join("missing.json");
+    for (path, needle) in [(&own, "country `GH` is not listed"), (&missing, "cannot read the catalogue")] {
+        let out = openmonime()
+            .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0", "--catalogue", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started on a broken catalogue");
+        assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    }
+}
