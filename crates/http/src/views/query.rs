@@ -70,11 +70,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let map = de::value::MapDeserializer::new(pairs.iter().map(|(k, v)| (k.as_str(), QueryValue(v))));
         serde_path_to_error::deserialize(map).map(ApiQuery).map_err(
             |e: serde_path_to_error::Error<de::value::Error>| {
-                let field = e.path().to_string();
+                let mut field = e.path().to_string();
                 let message = e.into_inner().to_string();
-                let (reason, message) = match message.split_once(SEPARATOR) {
-                    Some((reason, tail)) => (known_reason(reason), format!("`{field}` {tail}")),
-                    None => ("invalid_value", format!("`{field}` is not a valid value")),
+                // serde names a parameter the type requires only in its message.
+                let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+                let (reason, message) = match (missing, message.split_once(SEPARATOR)) {
+                    (Some(name), _) => {
+                        field = name.to_owned();
+                        ("missing_field", format!("the query parameter `{name}` is required"))
+                    }
+                    (None, Some((reason, tail))) => (known_reason(reason), format!("`{field}` {tail}")),
+                    (None, None) => ("invalid_value", format!("`{field}` is not a valid value")),
                 };
                 ApiError::validation(vec![FieldError { field, reason, message }])
             },
