@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod money;
 pub mod permission;
 pub mod role;
+pub mod test_rail;
 pub mod time_fmt;
 pub mod token;
 pub mod uvan;

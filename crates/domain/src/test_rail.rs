@@ -1,0 +1,97 @@
+//! The test rail's customers: the mobile-money and bank accounts that exist in the test
+//! environment, with their holders, so that a provider-KYC lookup (and, later, a payment) has a
+//! known, published answer — like Stripe's test cards. Pure data and the rules that read it; the
+//! HTTP crate's `rail` module serves it behind the same interface a real provider's rail has.
+
+/// An account the test rail knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestAccount {
+    /// The provider's kind of account: a phone number for a momo, an account number for a bank.
+    pub id: &'static str,
+    pub holder_name: &'static str,
+}
+
+/// Mobile-money accounts (every momo of the catalogue has them), by phone number in E.164.
+pub const MOMO_ACCOUNTS: &[TestAccount] = &[
+    TestAccount { id: "+23276000001", holder_name: "Aminata Kamara" },
+    TestAccount { id: "+23276000002", holder_name: "Mohamed Sesay" },
+    TestAccount { id: "+23277000003", holder_name: "Fatmata Conteh" },
+    TestAccount { id: "+23288000004", holder_name: "Ibrahim Bangura" },
+];
+
+/// Bank accounts (every bank of the catalogue has them), by account number.
+pub const BANK_ACCOUNTS: &[TestAccount] = &[
+    TestAccount { id: "0010000001", holder_name: "Kadiatu Koroma" },
+    TestAccount { id: "0010000002", holder_name: "Abu Turay" },
+];
+
+/// Why the test rail has no holder for an account id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// The id cannot be an account of this kind (a momo's is `+232` and 8 digits; a bank's, 6
+    /// to 20 digits).
+    Malformed,
+    /// Well formed, but no such account exists in the test environment.
+    NoSuchAccount,
+}
+
+/// Whether a provider is a bank or a mobile-money operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Momo,
+    Bank,
+}
+
+/// The test account `id` names at a provider of `kind`.
+pub fn account(kind: ProviderKind, id: &str) -> Result<TestAccount, Unknown> {
+    let (well_formed, table) = match kind {
+        ProviderKind::Momo => (is_sierra_leone_msisdn(id), MOMO_ACCOUNTS),
+        ProviderKind::Bank => ((6..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()), BANK_ACCOUNTS),
+    };
+    if !well_formed {
+        return Err(Unknown::Malformed);
+    }
+    table.iter().find(|a| a.id == id).copied().ok_or(Unknown::NoSuchAccount)
+}
+
+/// `+232` and eight digits: a Sierra Leone phone number in E.164.
+pub fn is_sierra_leone_msisdn(id: &str) -> bool {
+    id.strip_prefix("+232").is_some_and(|rest| rest.len() == 8 && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_accounts_are_found_and_others_are_told_apart() {
+        assert_eq!(account(ProviderKind::Momo, "+23276000001").unwrap().holder_name, "Aminata Kamara");
+        assert_eq!(account(ProviderKind::Bank, "0010000002").unwrap().holder_name, "Abu Turay");
+        assert_eq!(account(ProviderKind::Momo, "+23276999999"), Err(Unknown::NoSuchAccount));
+        for bad in ["23276000001", "+2327600000", "+23276000001 ", "+2337600000a", ""] {
+            assert_eq!(account(ProviderKind::Momo, bad), Err(Unknown::Malformed), "{bad:?}");
+        }
+        assert_eq!(account(ProviderKind::Bank, "12345"), Err(Unknown::Malformed));
+        assert_eq!(account(ProviderKind::Bank, "+23276000001"), Err(Unknown::Malformed), "a phone is no bank account");
+    }
+
+    #[test]
+    fn docs_test_rail_md_publishes_exactly_these_accounts() {
+        let doc = include_str!("../../../docs/test-rail.md");
+        for a in MOMO_ACCOUNTS.iter().chain(BANK_ACCOUNTS) {
+            assert!(doc.contains(&format!("| `{}` | {} |", a.id, a.holder_name)), "{} is not published", a.id);
+        }
+        let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(rows, MOMO_ACCOUNTS.len() + BANK_ACCOUNTS.len(), "the doc lists an account the rail lacks");
+    }
+
+    #[test]
+    fn every_published_account_is_well_formed_and_listed_once() {
+        for (kind, table) in [(ProviderKind::Momo, MOMO_ACCOUNTS), (ProviderKind::Bank, BANK_ACCOUNTS)] {
+            for (i, a) in table.iter().enumerate() {
+                assert_eq!(account(kind, a.id), Ok(*a));
+                assert!(table[..i].iter().all(|b| b.id != a.id), "{} twice", a.id);
+            }
+        }
+    }
+}
