@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 mod protocol_errors;
+pub mod rail;
 pub mod ratelimit;
 pub mod server;
 pub mod state;

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub delivery: crate::delivery::DeliveryConfig,
     /// The countries, banks and momos the catalogue routes serve.
     pub catalogue: std::sync::Arc<crate::views::catalogue::Catalogue>,
+    /// How each environment reaches the providers.
+    pub rails: crate::rail::Rails,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +72,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(20),
             delivery: crate::delivery::DeliveryConfig::default(),
             catalogue: std::sync::Arc::default(),
+            rails: crate::rail::Rails::default(),
         }
     }
 }

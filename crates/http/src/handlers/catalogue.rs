@@ -1,17 +1,23 @@
 //! The catalogue: countries, banks and mobile-money providers, served read-only from the data the
 //! server started with (`--catalogue PATH`, or the shipped file). No Space is needed (a
-//! `Monime-Space-Id` sent anyway is ignored); `catalog:read` is.
+//! `Monime-Space-Id` sent anyway is ignored); `catalog:read` is. Provider KYC asks the caller's
+//! environment's rail (`rail`).
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::params::{page, ApiPath};
+use crate::rail::LookupRefusal;
 use crate::state::AppState;
-use crate::views::catalogue::{BankId, Country, CountryCode, ListCountriesQuery, ListProvidersQuery, MomoId, Provider};
+use crate::views::catalogue::{
+    AnyProviderId, BankId, Country, CountryCode, KycAccount, KycProvider, ListCountriesQuery, ListProvidersQuery,
+    MomoId, Provider, ProviderKyc, ProviderKycQuery, ProviderType,
+};
 use crate::views::query::{ApiQuery, Cursor, Limit, NoQuery};
-use crate::views::{List, One};
+use crate::views::{List, One, Word};
 use axum::extract::State;
 use axum::Json;
 use openmonime_domain::cursor::CursorScope;
+use openmonime_domain::test_rail::ProviderKind;
 
 pub async fn list_countries(
     State(state): State<AppState>,
@@ -37,17 +43,18 @@ pub async fn list_banks(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListProvidersQuery>,
 ) -> ApiResult<Json<List<Provider>>> {
-    list_providers(&state, &caller, "banks", &state.config.catalogue.banks, &query).await
+    list_providers(&state, &caller, ("banks", ProviderKind::Bank), &state.config.catalogue.banks, &query).await
 }
 
 pub async fn get_bank(
     State(state): State<AppState>,
-    _: Caller,
+    caller: Caller,
     _: ApiQuery<NoQuery>,
     ApiPath(BankId(id)): ApiPath<BankId>,
 ) -> ApiResult<Json<One<Provider>>> {
     let found = state.config.catalogue.banks.iter().find(|b| b.provider_id == id.0);
-    found.cloned().map(|b| Json(One::new(b))).ok_or_else(|| ApiError::not_found("bank"))
+    let found = found.map(|b| as_served(&state, &caller, b, ProviderKind::Bank));
+    found.map(|b| Json(One::new(b))).ok_or_else(|| ApiError::not_found("bank"))
 }
 
 pub async fn list_momos(
@@ -55,30 +62,41 @@ pub async fn list_momos(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListProvidersQuery>,
 ) -> ApiResult<Json<List<Provider>>> {
-    list_providers(&state, &caller, "momos", &state.config.catalogue.momos, &query).await
+    list_providers(&state, &caller, ("momos", ProviderKind::Momo), &state.config.catalogue.momos, &query).await
 }
 
 pub async fn get_momo(
     State(state): State<AppState>,
-    _: Caller,
+    caller: Caller,
     _: ApiQuery<NoQuery>,
     ApiPath(MomoId(id)): ApiPath<MomoId>,
 ) -> ApiResult<Json<One<Provider>>> {
     let found = state.config.catalogue.momos.iter().find(|m| m.provider_id == id.0);
-    found.cloned().map(|m| Json(One::new(m))).ok_or_else(|| ApiError::not_found("momo"))
+    let found = found.map(|m| as_served(&state, &caller, m, ProviderKind::Momo));
+    found.map(|m| Json(One::new(m))).ok_or_else(|| ApiError::not_found("momo"))
 }
 
 /// The providers of one country (its code in either case; an unlisted country has none).
 async fn list_providers(
     state: &AppState,
     caller: &Caller,
-    list: &str,
+    (list, kind): (&str, ProviderKind),
     providers: &[Provider],
     query: &ListProvidersQuery,
 ) -> ApiResult<Json<List<Provider>>> {
     let country = query.country.to_ascii_uppercase();
-    let of_country = providers.iter().filter(|p| p.country == country);
-    page_through(state, caller, list, &country, query.limit, query.after.as_ref(), of_country).await
+    let of_country: Vec<Provider> =
+        providers.iter().filter(|p| p.country == country).map(|p| as_served(state, caller, p, kind)).collect();
+    page_through(state, caller, list, &country, query.limit, query.after.as_ref(), of_country.iter()).await
+}
+
+/// A provider as the caller's environment sees it: it can verify accounts only where the file
+/// allows it and that environment's rail can.
+fn as_served(state: &AppState, caller: &Caller, provider: &Provider, kind: ProviderKind) -> Provider {
+    let mut served = provider.clone();
+    let rail = state.config.rails.of(caller.token.token.environment);
+    served.feature_set.kyc_verification.can_verify_account &= rail.is_some_and(|r| r.verifies_accounts(provider, kind));
+    served
 }
 
 /// One page of a catalogue list. A cursor holds the position of the page's first item, sealed to
@@ -101,4 +119,60 @@ async fn page_through<'a, T: Clone + 'a>(
     let found: Vec<T> = rest.by_ref().take(limit).cloned().collect();
     let next = rest.next().is_some().then(|| scope.encode((start + limit) as i64));
     Ok(Json(List::new(found, next)))
+}
+
+/// The holder of an account at a bank or momo, from the caller's environment's rail: the test
+/// rail's published accounts in test; in live, a connected provider's, or a refusal naming the
+/// provider (none is connected yet).
+pub async fn get_provider_kyc(
+    State(state): State<AppState>,
+    caller: Caller,
+    // The path first: an unreadable one is refused before a missing parameter (as on every route).
+    ApiPath(AnyProviderId(id)): ApiPath<AnyProviderId>,
+    ApiQuery(query): ApiQuery<ProviderKycQuery>,
+) -> ApiResult<Json<One<ProviderKyc>>> {
+    let catalogue = &state.config.catalogue;
+    let momo = catalogue.momos.iter().find(|p| p.provider_id == id.0).map(|p| (p, ProviderKind::Momo));
+    let bank = catalogue.banks.iter().find(|p| p.provider_id == id.0).map(|p| (p, ProviderKind::Bank));
+    let (provider, kind) = momo.or(bank).ok_or_else(|| ApiError::not_found("provider"))?;
+    let environment = caller.token.token.environment;
+    let rail = state.config.rails.of(environment).filter(|rail| rail.verifies_accounts(provider, kind));
+    let Some(rail) = rail.filter(|_| provider.feature_set.kyc_verification.can_verify_account) else {
+        return Err(ApiError::bad_request(
+            "rail_not_connected",
+            format!(
+                "no rail to `{}` ({}) that verifies accounts is connected in {}; this deployment cannot ask it",
+                provider.provider_id,
+                provider.name,
+                environment.as_str()
+            ),
+        ));
+    };
+    let holder = rail.account_holder(provider, kind, &query.account_id).await.map_err(|refusal| match refusal {
+        LookupRefusal::MalformedAccount => ApiError::field(
+            "accountId",
+            "invalid_value",
+            match kind {
+                ProviderKind::Momo => "`accountId` of a momo is a phone number: `+232` and eight digits",
+                ProviderKind::Bank => "`accountId` of a bank is an account number of 6 to 20 digits",
+            },
+        ),
+        LookupRefusal::NoSuchAccount => ApiError::not_found("account"),
+    })?;
+    Ok(Json(One::new(ProviderKyc {
+        account: KycAccount {
+            id: holder.account_id,
+            name: holder.holder_name.clone(),
+            holder_name: holder.holder_name,
+            metadata: None,
+        },
+        provider: KycProvider {
+            id: provider.provider_id.clone(),
+            kind: Word(match kind {
+                ProviderKind::Momo => ProviderType::Momo,
+                ProviderKind::Bank => ProviderType::Bank,
+            }),
+            name: provider.name.clone(),
+        },
+    })))
 }

@@ -36,6 +36,13 @@ fn declare(router: ApiRouter) -> ApiRouter {
         .route(Method::GET, "/v1/momos/{providerId}", "GetMomo", Account(CatalogRead), catalogue::get_momo)
         .route(
             Method::GET,
+            "/v1/provider-kyc/{providerId}",
+            "GetProviderKYC",
+            Account(CatalogRead),
+            catalogue::get_provider_kyc,
+        )
+        .route(
+            Method::GET,
             "/v1/financial-accounts",
             "ListFinancialAccounts",
             Space(FinancialAccountsRead),

@@ -170,6 +170,81 @@ pub struct KycFeature {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
+/// The holder of an account at a provider (`GET /v1/provider-kyc/{providerId}`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = unclosed)]
+pub struct ProviderKyc {
+    pub account: KycAccount,
+    pub provider: KycProvider,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(inline, transform = unclosed)]
+pub struct KycAccount {
+    /// The account's id at the provider (a phone number for a momo).
+    pub id: String,
+    /// The account's display name (the holder's, where the provider gives no other).
+    pub name: String,
+    pub holder_name: String,
+    #[schemars(schema_with = "super::metadata")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(inline, transform = unclosed)]
+pub struct KycProvider {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: super::Word<ProviderType>,
+    pub name: String,
+}
+
+/// The kinds of provider Monime's document names, in its order (openmonime lists no wallets yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderType {
+    Momo,
+    Bank,
+    Wallet,
+}
+
+impl super::Words for ProviderType {
+    fn all() -> &'static [Self] {
+        &[ProviderType::Momo, ProviderType::Bank, ProviderType::Wallet]
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            ProviderType::Momo => "momo",
+            ProviderType::Bank => "bank",
+            ProviderType::Wallet => "wallet",
+        }
+    }
+}
+
+/// `GET /v1/provider-kyc/{providerId}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderKycQuery {
+    /// The account's id at the provider (for a momo, the phone number in E.164: `+232…`).
+    pub account_id: String,
+}
+
+/// `{providerId}` of `/v1/provider-kyc/…`: a bank or a momo.
+pub struct AnyProviderId(pub ProviderId);
+
+impl PathParam for AnyProviderId {
+    const NAME: &'static str = "providerId";
+    const PREFIX: Option<&'static str> = None;
+    const KIND: &'static str = "provider";
+
+    fn parse(raw: &str) -> Option<Self> {
+        ProviderId::parse(raw).map(AnyProviderId)
+    }
+}
+
 /// `GET /v1/banks` and `GET /v1/momos`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -163,6 +163,7 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
         "GetCountry" => ("/v1/countries/SL".into(), None, false),
         "ListMomos" => ("/v1/momos?country=SL".into(), None, false),
         "GetMomo" => ("/v1/momos/m17".into(), None, false),
+        "GetProviderKYC" => ("/v1/provider-kyc/m17?accountId=%2B23276000001".into(), None, false),
         _ => return None,
     })
 }

@@ -79,7 +79,8 @@ async fn lists_page_with_sealed_cursors_and_filter_by_country() {
     assert_eq!((status, none["result"].as_array().map(Vec::len)), (200, Some(0)), "{none}");
     // `country` is required, and `limit` bounded, as the document says.
     let (status, answer) = get(&app, "/v1/banks", &token).await;
-    assert_error(status, &answer, 400, "validation_failed");
+    let error = assert_error(status, &answer, 400, "validation_failed");
+    assert_eq!(error["details"][0]["field"], "country", "{answer}");
     let (status, answer) = get(&app, "/v1/momos?country=SL&limit=51", &token).await;
     assert_error(status, &answer, 400, "validation_failed");
 }
@@ -126,4 +127,44 @@ async fn an_operators_catalogue_replaces_the_shipped_one() {
     assert_eq!(momos["result"].as_array().unwrap().len(), 1);
     assert_eq!(momos["result"][0]["name"], "Operator's own");
     assert_eq!(get(&app, "/v1/momos/m17", &token).await.0, 404);
+}
+
+#[tokio::test]
+async fn provider_kyc_answers_from_the_test_rail_and_refuses_in_live_naming_the_provider() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+    let token = app.token(&owner.monimeer).await;
+    let (status, kyc) = get(&app, "/v1/provider-kyc/m17?accountId=%2B23276000001", &token).await;
+    assert_eq!(status, 200, "{kyc}");
+    spec().check("GetProviderKYC", &kyc);
+    assert_eq!(kyc["result"]["account"]["holderName"], "Aminata Kamara");
+    assert_eq!(kyc["result"]["account"]["id"], "+23276000001");
+    assert_eq!(kyc["result"]["provider"], json!({"id": "m17", "type": "momo", "name": "Orange Money"}));
+    let (status, bank) = get(&app, "/v1/provider-kyc/slb001?accountId=0010000002", &token).await;
+    assert_eq!((status, &bank["result"]["provider"]["type"]), (200, &json!("bank")), "{bank}");
+    assert_eq!(bank["result"]["account"]["holderName"], "Abu Turay");
+
+    let (status, answer) = get(&app, "/v1/provider-kyc/m17?accountId=%2B23276999999", &token).await;
+    assert_error(status, &answer, 404, "not_found");
+    let (status, answer) = get(&app, "/v1/provider-kyc/m17?accountId=076000001", &token).await;
+    let error = assert_error(status, &answer, 400, "validation_failed");
+    assert_eq!(error["details"][0]["field"], "accountId", "{answer}");
+    let (status, answer) = get(&app, "/v1/provider-kyc/m99?accountId=%2B23276000001", &token).await;
+    assert_error(status, &answer, 404, "not_found");
+    let (status, answer) = get(&app, "/v1/provider-kyc/m17", &token).await;
+    let error = assert_error(status, &answer, 400, "validation_failed");
+    assert_eq!(
+        (&error["details"][0]["field"], &error["details"][0]["reason"]),
+        (&json!("accountId"), &json!("missing_field"))
+    );
+
+    // The test rail verifies accounts; live has no rail, says so, and its catalogue agrees.
+    let (_, momo) = get(&app, "/v1/momos/m17", &token).await;
+    assert_eq!(momo["result"]["featureSet"]["kycVerification"]["canVerifyAccount"], true);
+    let live = app.live_token(&owner.monimeer).await;
+    let (status, answer) = get(&app, "/v1/provider-kyc/m17?accountId=%2B23276000001", &live).await;
+    let error = assert_error(status, &answer, 400, "rail_not_connected");
+    assert!(error["message"].as_str().unwrap().contains("m17"), "{answer}");
+    let (_, momo) = get(&app, "/v1/momos/m17", &live).await;
+    assert_eq!(momo["result"]["featureSet"]["kycVerification"]["canVerifyAccount"], false);
 }

@@ -1,0 +1,88 @@
+//! Rails: how the server reaches a provider (a mobile-money operator, a bank) for what only the
+//! provider knows. One interface, one implementation per environment: the test environment's
+//! is the test rail (`domain::test_rail`), always there; live has none until a provider's
+//! connector is plugged in, and an operation that needs one answers so, naming the provider.
+
+use crate::views::catalogue::Provider;
+use openmonime_domain::test_rail::{self, ProviderKind, Unknown};
+use openmonime_domain::Environment;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// An account as its provider knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountHolder {
+    pub account_id: String,
+    pub holder_name: String,
+}
+
+/// Why a rail gives no holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupRefusal {
+    /// The id cannot be an account at this provider.
+    MalformedAccount,
+    /// The provider has no such account.
+    NoSuchAccount,
+}
+
+/// What a rail answers; boxed so a rail can be chosen at run time.
+pub type Lookup<'a> = Pin<Box<dyn Future<Output = Result<AccountHolder, LookupRefusal>> + Send + 'a>>;
+
+/// A connection to the providers of one environment.
+pub trait Rail: Send + Sync {
+    /// Whether this rail can look up account holders at `provider`.
+    fn verifies_accounts(&self, provider: &Provider, kind: ProviderKind) -> bool;
+
+    /// The holder of `account` at `provider`.
+    fn account_holder<'a>(&'a self, provider: &'a Provider, kind: ProviderKind, account: &'a str) -> Lookup<'a>;
+}
+
+/// The test environment's rail: the published test accounts, at every provider of the catalogue.
+pub struct TestRail;
+
+impl Rail for TestRail {
+    fn verifies_accounts(&self, _: &Provider, _: ProviderKind) -> bool {
+        true
+    }
+
+    fn account_holder<'a>(&'a self, _: &'a Provider, kind: ProviderKind, account: &'a str) -> Lookup<'a> {
+        let found = test_rail::account(kind, account)
+            .map(|a| AccountHolder { account_id: a.id.to_owned(), holder_name: a.holder_name.to_owned() })
+            .map_err(|unknown| match unknown {
+                Unknown::Malformed => LookupRefusal::MalformedAccount,
+                Unknown::NoSuchAccount => LookupRefusal::NoSuchAccount,
+            });
+        Box::pin(std::future::ready(found))
+    }
+}
+
+/// The rail of each environment.
+#[derive(Clone)]
+pub struct Rails {
+    pub test: Arc<dyn Rail>,
+    /// `None`: no provider is connected in live.
+    pub live: Option<Arc<dyn Rail>>,
+}
+
+impl Default for Rails {
+    fn default() -> Self {
+        Rails { test: Arc::new(TestRail), live: None }
+    }
+}
+
+impl std::fmt::Debug for Rails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rails").field("live", &self.live.is_some()).finish()
+    }
+}
+
+impl Rails {
+    /// The rail of `environment`, if one is connected.
+    pub fn of(&self, environment: Environment) -> Option<&dyn Rail> {
+        match environment {
+            Environment::Test => Some(self.test.as_ref()),
+            Environment::Live => self.live.as_deref(),
+        }
+    }
+}
