@@ -52,9 +52,7 @@ pub async fn get_bank(
     _: ApiQuery<NoQuery>,
     ApiPath(BankId(id)): ApiPath<BankId>,
 ) -> ApiResult<Json<One<Provider>>> {
-    let found = state.config.catalogue.banks.iter().find(|b| b.provider_id == id.0);
-    let found = found.map(|b| as_served(&state, &caller, b, ProviderKind::Bank));
-    found.map(|b| Json(One::new(b))).ok_or_else(|| ApiError::not_found("bank"))
+    one_provider(&state, &caller, &state.config.catalogue.banks, &id.0, ProviderKind::Bank)
 }
 
 pub async fn list_momos(
@@ -71,9 +69,23 @@ pub async fn get_momo(
     _: ApiQuery<NoQuery>,
     ApiPath(MomoId(id)): ApiPath<MomoId>,
 ) -> ApiResult<Json<One<Provider>>> {
-    let found = state.config.catalogue.momos.iter().find(|m| m.provider_id == id.0);
-    let found = found.map(|m| as_served(&state, &caller, m, ProviderKind::Momo));
-    found.map(|m| Json(One::new(m))).ok_or_else(|| ApiError::not_found("momo"))
+    one_provider(&state, &caller, &state.config.catalogue.momos, &id.0, ProviderKind::Momo)
+}
+
+/// The provider `id` of `providers`, as served; 404 naming the kind when there is none.
+fn one_provider(
+    state: &AppState,
+    caller: &Caller,
+    providers: &[Provider],
+    id: &str,
+    kind: ProviderKind,
+) -> ApiResult<Json<One<Provider>>> {
+    let found = providers.iter().find(|p| p.provider_id == id).map(|p| as_served(state, caller, p, kind));
+    let what = match kind {
+        ProviderKind::Bank => "bank",
+        ProviderKind::Momo => "momo",
+    };
+    found.map(|p| Json(One::new(p))).ok_or_else(|| ApiError::not_found(what))
 }
 
 /// The providers of one country (its code in either case; an unlisted country has none).
