@@ -259,6 +259,11 @@ async fn a_410_disables_the_webhook_journals_it_and_mails_its_alert_addresses() 
     let (to, data) = smtp.mail.lock().unwrap()[0].clone();
     assert!(to[0].contains("ops@example.com"), "{to:?}");
     assert!(data.contains("410 Gone") && data.contains(&id), "{data}");
+    // The secret that signs the deliveries is in neither the mail, the log nor the audit record.
+    let log = log_of(&app, &token, &owner, &id).await;
+    for (what, text) in [("mail", data.clone()), ("log", json!(log).to_string()), ("audit", entry.to_string())] {
+        assert!(!text.contains(SECRET), "the webhook's secret reached the {what}");
+    }
 
     // Disabled: a new event is not delivered.
     app.create_account(&token, &owner.space, json!({"name": "after", "currency": "SLE"})).await;
