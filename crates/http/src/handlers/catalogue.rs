@@ -6,7 +6,7 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::params::{page, ApiPath};
-use crate::rail::LookupRefusal;
+use crate::rail::{LookupRefusal, Rail};
 use crate::state::AppState;
 use crate::views::catalogue::{
     AnyProviderId, BankId, Country, CountryCode, KycAccount, KycProvider, ListCountriesQuery, ListProvidersQuery,
@@ -106,9 +106,21 @@ async fn list_providers(
 /// allows it and that environment's rail can.
 fn as_served(state: &AppState, caller: &Caller, provider: &Provider, kind: ProviderKind) -> Provider {
     let mut served = provider.clone();
-    let rail = state.config.rails.of(caller.token.token.environment);
-    served.feature_set.kyc_verification.can_verify_account &= rail.is_some_and(|r| r.verifies_accounts(provider, kind));
+    served.feature_set.kyc_verification.can_verify_account = account_verifier(state, caller, provider, kind).is_some();
     served
+}
+
+/// The rail that verifies accounts at `provider` for the caller: the caller's environment's, if
+/// it does and the catalogue allows it. The one rule behind both `canVerifyAccount` and
+/// provider KYC, so the two cannot disagree.
+fn account_verifier<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    provider: &Provider,
+    kind: ProviderKind,
+) -> Option<&'a dyn Rail> {
+    let rail = state.config.rails.of(caller.token.token.environment)?;
+    (provider.feature_set.kyc_verification.can_verify_account && rail.verifies_accounts(provider, kind)).then_some(rail)
 }
 
 /// One page of a catalogue list. A cursor holds the position of the page's first item, sealed to
@@ -148,8 +160,7 @@ pub async fn get_provider_kyc(
     let bank = catalogue.banks.iter().find(|p| p.provider_id == id.0).map(|p| (p, ProviderKind::Bank));
     let (provider, kind) = momo.or(bank).ok_or_else(|| ApiError::not_found("provider"))?;
     let environment = caller.token.token.environment;
-    let rail = state.config.rails.of(environment).filter(|rail| rail.verifies_accounts(provider, kind));
-    let Some(rail) = rail.filter(|_| provider.feature_set.kyc_verification.can_verify_account) else {
+    let Some(rail) = account_verifier(&state, &caller, provider, kind) else {
         return Err(ApiError::bad_request(
             "rail_not_connected",
             format!(
