@@ -82,6 +82,9 @@ PERMISSIONS = [
     "*",
 ]
 ROLES = ["viewer", "developer", "admin", "owner"]
+PHONES = ["+23276000001", "076000002", "+23277000091", "+23277000093"]
+DURATIONS = ["10m", "1h30m", "30s", "2d"]
+MOMOS = ["m17", "m18"]
 CIDRS = ["127.0.0.1/32", "0.0.0.0/0", "::1/128"]
 
 
@@ -127,7 +130,13 @@ def _steer_idempotency_key(case):
 def _steer(label, case):
     if case.meta is not None and case.meta.generation.mode.is_negative:
         return  # a case made invalid on purpose goes out exactly as generated
-    if label in ("POST /v1/financial-accounts", "POST /v1/internal-transfers"):
+    if label in (
+        "POST /v1/financial-accounts",
+        "POST /v1/internal-transfers",
+        "POST /v1/payment-codes",
+        "POST /v1/ussd-otps",
+        "POST /v1/test-helpers/ussd/dial",
+    ):
         _steer_idempotency_key(case)
     path_parameters = case.path_parameters or {}
     if MONIMEER and label in ("PATCH /v1/space-members/{id}", "DELETE /v1/space-members/{id}"):
@@ -147,6 +156,19 @@ def _steer(label, case):
         _swap_metadata(body)
     if label == "POST /v1/financial-accounts":
         _swap(body, "currency", CURRENCIES)
+    elif label in ("POST /v1/payment-codes", "PATCH /v1/payment-codes/{id}", "POST /v1/ussd-otps"):
+        # A Sierra Leone number, a duration, a momo and an account the server knows, half the time.
+        _swap_metadata(body)
+        _swap(body, "authorizedPhoneNumber", PHONES)
+        _swap(body, "duration", DURATIONS)
+        _swap_items(body, "authorizedProviders", MOMOS)
+        _swap(body, "financialAccountId", ACCOUNTS, 64)
+        amount = body.get("amount")
+        if isinstance(amount, dict):
+            _swap(amount, "currency", CURRENCIES)
+    elif label == "POST /v1/test-helpers/ussd/dial":
+        _swap(body, "phoneNumber", PHONES)
+        _swap(body, "providerId", MOMOS)
     elif label == "POST /v1/internal-transfers":
         amount = body.get("amount")
         if isinstance(amount, dict):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Schema-driven fuzzing: schemathesis against a live openmonime on an empty SQLite database.
+# Schema-driven fuzzing: schemathesis against a live openmonime on an empty SQLite database, after
+# an existing Monime client (conformance/clients) has run against it unchanged.
 #
 #   bash conformance/run.sh          # the long run, for people (up to 300 cases per operation)
 #   bash conformance/run.sh --ci     # the bounded run .ci/run makes (a few minutes in all)
@@ -169,6 +170,20 @@ peer_account=$(curl -fsS "${auth[@]}" -H "Idempotency-Key: conformance-peer" -H 
 peer_monimeer=$("$bin" admin --database "$database" --json monimeer create --name "Conformance peer" |
   "$py" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 log "server $base, Space $space, main account $main_account funded, peer account $peer_account"
+
+# An existing Monime client, written against Monime's own API and never against this server, runs
+# unchanged: monime-package (npm, pinned in conformance/clients/package-lock.json) creates, reads,
+# lists and deletes a payment code.
+log "monime-package against the server"
+npm_ci=(npm ci --prefix "$here/clients" --no-audit --no-fund --loglevel=error)
+"${npm_ci[@]}" >/dev/null || { sleep 5; "${npm_ci[@]}" >/dev/null; }  # once more, for a registry hiccup
+if ! OPENMONIME_URL="$base" OPENMONIME_TOKEN="$token" OPENMONIME_SPACE="$space" \
+  node "$here/clients/payment-codes.cjs" >"$work/monime-package.txt" 2>&1; then
+  cat "$work/monime-package.txt" >&2
+  echo "run.sh: monime-package FAILED against openmonime" >&2
+  exit 1
+fi
+tail -n 1 "$work/monime-package.txt"
 
 curl -fsS "$base/openapi.json" -o "$work/openapi.json"
 mapfile -t operations < <("$py" - "$work/openapi.json" "$official" <<'EOF'

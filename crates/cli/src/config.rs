@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// shipped one (crates/http/catalogue.json), which is used without it.
     #[arg(long, env = "OPENMONIME_CATALOGUE")]
     pub catalogue: Option<PathBuf>,
+    /// The fees charged on payments: a TOML file with a `default` schedule and per-Space ones
+    /// (see docs/collections.md). Without it, payments pay no fees.
+    #[arg(long, env = "OPENMONIME_FEES")]
+    pub fees: Option<PathBuf>,
     /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
     #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
@@ -148,6 +152,7 @@ pub struct FileConfig {
     public_url: Option<String>,
     geoip_db: Option<PathBuf>,
     catalogue: Option<PathBuf>,
+    fees: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
     #[serde(default)]
@@ -278,6 +283,14 @@ impl ServeArgs {
             let catalogue = openmonime_http::views::catalogue::Catalogue::parse(&text)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             server.catalogue = std::sync::Arc::new(catalogue);
+        }
+        if let Some(path) = self.fees.clone().or(file.fees) {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot read the fees {}: {e}", path.display()))?;
+            let fees: openmonime_domain::fees::FeeConfig =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            fees.check().map_err(|e| format!("{}: {e}", path.display()))?;
+            server.fees = std::sync::Arc::new(fees);
         }
         Ok(ServeSettings {
             database: self.db.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),

@@ -1044,3 +1044,42 @@ fn serve_takes_an_operators_catalogue_and_refuses_a_broken_one_before_listening(
         assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
     }
 }
+
+#[test]
+fn serve_charges_an_operators_fee_schedule_and_refuses_a_broken_one_before_listening() {
+    let db = Db::new();
+    let dir = tempfile::tempdir().unwrap();
+    let fees = dir.path().join("fees.toml");
+    std::fs::write(&fees, "[[default]]\ncode = \"processing\"\nbasisPoints = 200\nfixed = { SLE = 50 }\n").unwrap();
+    let server = Server::start_with(&db, &["--fees", fees.to_str().unwrap()]);
+    let (space, _, token) = quick_start(&server);
+    let auth = format!("Bearer {token}");
+    let headers =
+        [("Authorization", auth.as_str()), ("Monime-Space-Id", space.as_str()), ("Idempotency-Key", "fees-1")];
+    let (status, code) = server.post(
+        "/v1/payment-codes",
+        &headers,
+        &serde_json::json!({"name": "Fees", "amount": {"currency": "SLE", "value": 1000}}),
+    );
+    assert_eq!(status, 200, "{code}");
+    let dial = serde_json::json!({"dialString": code["result"]["ussdCode"], "phoneNumber": "+23276000001", "providerId": "m17"});
+    let headers =
+        [("Authorization", auth.as_str()), ("Monime-Space-Id", space.as_str()), ("Idempotency-Key", "fees-2")];
+    let (status, paid) = server.post("/v1/test-helpers/ussd/dial", &headers, &dial);
+    assert_eq!(status, 200, "{paid}");
+    // 2 % of 1000 is 20, plus the fixed 50.
+    assert_eq!(paid["result"]["payment"]["fees"][0]["amount"]["value"], 70, "{paid}");
+    assert!(server.terminate().0);
+
+    std::fs::write(&fees, "[[default]]\ncode = \"processing\"\nbasisPoints = 20000\n").unwrap();
+    let missing = dir.path().join("missing.toml");
+    for (path, needle) in [(&fees, "basisPoints must be at most 10000"), (&missing, "cannot read the fees")] {
+        let out = openmonime()
+            .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0", "--fees", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started on a broken fee schedule");
+        assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    }
+}

@@ -41,6 +41,15 @@ impl CursorKey {
         CursorKey(HmacSha256::new_from_slice(bytes).expect("HMAC takes a key of any length"))
     }
 
+    /// A key for another purpose, derived from this one under `label` (so the deployment keeps
+    /// one secret, and no purpose's MAC can stand in for another's).
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(b"openmonime-derived-key\0");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Fresh key material from the operating system's generator.
     pub fn generate() -> [u8; Self::LEN] {
         use rand::RngCore;

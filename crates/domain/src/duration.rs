@@ -57,6 +57,36 @@ pub fn parse(raw: &str, units: &[Unit], bare: Option<Unit>) -> Option<Duration> 
     unit.of(n)
 }
 
+/// A compound duration as Monime's `duration` fields take it (`1h30m`, `90s`, `2d12h`): one or
+/// more parts of [`parse`]'s form, their units in decreasing size, each at most once. `None` for
+/// anything else (an empty text, a repeated or out-of-order unit, an overflow).
+pub fn parse_compound(raw: &str, units: &[Unit]) -> Option<Duration> {
+    let mut rest = raw;
+    let mut total = Duration::ZERO;
+    let mut previous: Option<usize> = None;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest[digits..].find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len() - digits);
+        let (part, tail) = rest.split_at(digits + unit_len);
+        let unit =
+            units.iter().copied().find(|u| part.ends_with(u.suffix()) && part.len() == digits + u.suffix().len())?;
+        let rank = UNITS_LARGEST_FIRST.iter().position(|u| *u == unit)?;
+        if previous.is_some_and(|p| rank <= p) {
+            return None;
+        }
+        previous = Some(rank);
+        total = total.checked_add(parse(part, &[unit], None)?)?;
+        rest = tail;
+    }
+    Some(total)
+}
+
+const UNITS_LARGEST_FIRST: [Unit; 7] =
+    [Unit::Years, Unit::Weeks, Unit::Days, Unit::Hours, Unit::Minutes, Unit::Seconds, Unit::Millis];
+
 /// [`parse`] into a `time::Duration` (which holds at most i64::MAX seconds).
 pub fn parse_time(raw: &str, units: &[Unit], bare: Option<Unit>) -> Option<time::Duration> {
     parse(raw, units, bare).and_then(|d| time::Duration::try_from(d).ok())
@@ -84,7 +114,25 @@ mod tests {
         assert_eq!(parse_time("99999999999999999w", ALL, None), None);
     }
 
+    #[test]
+    fn compound_durations_as_monime_writes_them() {
+        let hms = &[Unit::Days, Unit::Hours, Unit::Minutes, Unit::Seconds];
+        assert_eq!(parse_compound("1h30m", hms), Some(Duration::from_secs(5_400)));
+        assert_eq!(parse_compound("10m", hms), Some(Duration::from_secs(600)));
+        assert_eq!(parse_compound("2d12h5s", hms), Some(Duration::from_secs(2 * 86_400 + 12 * 3_600 + 5)));
+        for bad in
+            ["", "1", "m", "30m1h", "1h1h", "1h 30m", "0h30m", "1.5h", "1w", "1h30", "-1m", "99999999999999999999s"]
+        {
+            assert_eq!(parse_compound(bad, hms), None, "{bad}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn compound_never_panics(raw in "\\PC{0,16}") {
+            let _ = parse_compound(&raw, ALL);
+        }
+
         #[test]
         fn never_panics(raw in "\\PC{0,12}") {
             let _ = parse_time(&raw, ALL, Some(Unit::Seconds));

@@ -233,7 +233,7 @@ impl EntryKind {
 }
 
 /// The object that caused a ledger entry (`internal_transfer`, `ledger_adjustment`, …).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ownership {
     pub id: String,
     pub kind: OwnerKind,
@@ -241,22 +241,38 @@ pub struct Ownership {
 }
 
 /// What kind of object owns a ledger entry: the object whose id is the owner's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OwnerKind {
     /// A transfer between two of the Space's accounts.
     InternalTransfer,
     /// An operator's credit.
     LedgerAdjustment,
+    /// A customer's payment (its credit and its fees' debits).
+    Payment,
+    /// A payment code (the owner of the payments it takes).
+    PaymentCode,
+    /// A checkout session (the owner of the payment that completes it).
+    CheckoutSession,
 }
 
 impl OwnerKind {
-    pub const ALL: [OwnerKind; 2] = [OwnerKind::InternalTransfer, OwnerKind::LedgerAdjustment];
+    pub const ALL: [OwnerKind; 5] = [
+        OwnerKind::InternalTransfer,
+        OwnerKind::LedgerAdjustment,
+        OwnerKind::Payment,
+        OwnerKind::PaymentCode,
+        OwnerKind::CheckoutSession,
+    ];
 
     /// The word the API reports as the owner's `type` (and the ledger stores).
     pub fn as_str(self) -> &'static str {
         match self {
             OwnerKind::InternalTransfer => "internal_transfer",
             OwnerKind::LedgerAdjustment => "ledger_adjustment",
+            OwnerKind::Payment => "payment",
+            OwnerKind::PaymentCode => "payment_code",
+            OwnerKind::CheckoutSession => "checkout_session",
         }
     }
 
@@ -277,6 +293,8 @@ pub struct FinancialTransaction {
     pub balance_after: i64,
     pub owner: Ownership,
     pub metadata: Option<Map<String, Value>>,
+    /// The fee this entry charges, for a fee's debit.
+    pub fee_code: Option<String>,
 }
 
 /// Where a transfer is in its life.

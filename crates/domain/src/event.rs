@@ -2,7 +2,11 @@
 //! names them. An event holds a snapshot of its object as the change committed it; each webhook
 //! renders the snapshot in its own API release when it delivers.
 
+use crate::checkout::CheckoutSession;
 use crate::entities::{FinancialAccount, InternalTransfer};
+use crate::payment::Payment;
+use crate::payment_code::PaymentCode;
+use crate::ussd_otp::UssdOtp;
 use serde::{Deserialize, Serialize};
 
 /// The events openmonime emits (later resources add theirs).
@@ -13,15 +17,41 @@ pub enum EventName {
     FinancialAccountDebited,
     InternalTransferCompleted,
     InternalTransferFailed,
+    PaymentCodeCreated,
+    /// A payment through the code was taken (not final: the code may take more, or its payment
+    /// may still be completing); the only snapshot with `processedPaymentData`.
+    PaymentCodeProcessed,
+    PaymentCodeCompleted,
+    PaymentCodeExpired,
+    PaymentCodeCancelled,
+    PaymentCreated,
+    PaymentCompleted,
+    UssdOtpVerified,
+    UssdOtpExpired,
+    CheckoutSessionCompleted,
+    CheckoutSessionCancelled,
+    CheckoutSessionExpired,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 5] = [
+    pub const ALL: [EventName; 17] = [
         EventName::FinancialAccountCreated,
         EventName::FinancialAccountCredited,
         EventName::FinancialAccountDebited,
         EventName::InternalTransferCompleted,
         EventName::InternalTransferFailed,
+        EventName::PaymentCodeCreated,
+        EventName::PaymentCodeProcessed,
+        EventName::PaymentCodeCompleted,
+        EventName::PaymentCodeExpired,
+        EventName::PaymentCodeCancelled,
+        EventName::PaymentCreated,
+        EventName::PaymentCompleted,
+        EventName::UssdOtpVerified,
+        EventName::UssdOtpExpired,
+        EventName::CheckoutSessionCompleted,
+        EventName::CheckoutSessionCancelled,
+        EventName::CheckoutSessionExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +61,18 @@ impl EventName {
             EventName::FinancialAccountDebited => "financial_account.debited",
             EventName::InternalTransferCompleted => "internal_transfer.completed",
             EventName::InternalTransferFailed => "internal_transfer.failed",
+            EventName::PaymentCodeCreated => "payment_code.created",
+            EventName::PaymentCodeProcessed => "payment_code.processed",
+            EventName::PaymentCodeCompleted => "payment_code.completed",
+            EventName::PaymentCodeExpired => "payment_code.expired",
+            EventName::PaymentCodeCancelled => "payment_code.cancelled",
+            EventName::PaymentCreated => "payment.created",
+            EventName::PaymentCompleted => "payment.completed",
+            EventName::UssdOtpVerified => "ussd_otp.verified",
+            EventName::UssdOtpExpired => "ussd_otp.expired",
+            EventName::CheckoutSessionCompleted => "checkout_session.completed",
+            EventName::CheckoutSessionCancelled => "checkout_session.cancelled",
+            EventName::CheckoutSessionExpired => "checkout_session.expired",
         }
     }
 
@@ -50,6 +92,10 @@ impl EventName {
 pub enum Snapshot {
     FinancialAccount(FinancialAccount),
     InternalTransfer(InternalTransfer),
+    PaymentCode(Box<PaymentCode>),
+    Payment(Box<Payment>),
+    UssdOtp(UssdOtp),
+    CheckoutSession(Box<CheckoutSession>),
 }
 
 impl Snapshot {
@@ -57,6 +103,10 @@ impl Snapshot {
         match self {
             Snapshot::FinancialAccount(a) => a.id.as_str(),
             Snapshot::InternalTransfer(t) => t.id.as_str(),
+            Snapshot::PaymentCode(c) => c.id.as_str(),
+            Snapshot::Payment(p) => p.id.as_str(),
+            Snapshot::UssdOtp(o) => o.id.as_str(),
+            Snapshot::CheckoutSession(c) => c.id.as_str(),
         }
     }
 
@@ -65,6 +115,10 @@ impl Snapshot {
         match self {
             Snapshot::FinancialAccount(_) => "financial_account",
             Snapshot::InternalTransfer(_) => "internal_transfer",
+            Snapshot::PaymentCode(_) => "payment_code",
+            Snapshot::Payment(_) => "payment",
+            Snapshot::UssdOtp(_) => "ussd_otp",
+            Snapshot::CheckoutSession(_) => "checkout_session",
         }
     }
 }

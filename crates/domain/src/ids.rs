@@ -100,6 +100,21 @@ typed_id!(
     /// A webhook: where a Space's events of one environment are delivered. The prefix is the spec's.
     WebhookId, "whk-");
 
+typed_id!(
+    /// A payment code: what a customer dials to pay. The prefix is the document's.
+    PaymentCodeId, "pmc-");
+typed_id!(
+    /// A payment: money a customer paid in (through a payment code).
+    PaymentId, "pay-");
+typed_id!(
+    /// A USSD OTP session: a phone-bound verification by dial.
+    UssdOtpId, "otp-");
+
+typed_id!(
+    /// A checkout session: a hosted page where a customer pays for line items. `scs-` as
+    /// integrators see Monime's.
+    CheckoutSessionId, "scs-");
+
 /// The reference shared by the ledger entries of one money movement.
 pub fn new_transaction_reference() -> String {
     format!("ftr-{}", random_base62(ID_RANDOM_LEN))

@@ -6,22 +6,28 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkout;
 pub mod cursor;
 pub mod duration;
 pub mod entities;
 pub mod environment;
 pub mod escalation;
 pub mod event;
+pub mod fees;
 pub mod grant;
 pub mod ids;
 pub mod issuance;
 pub mod metadata;
 pub mod money;
+pub mod payment;
+pub mod payment_code;
 pub mod permission;
+pub mod receipt;
 pub mod role;
 pub mod test_rail;
 pub mod time_fmt;
 pub mod token;
+pub mod ussd_otp;
 pub mod uvan;
 pub mod validation;
 pub mod version;

@@ -57,6 +57,7 @@ permissions! {
     WebhooksRead => "webhooks:read", true, true;
     WebhooksWrite => "webhooks:write", false, true;
     CatalogRead => "catalog:read", true, true;
+    TestHelpersWrite => "test-helpers:write", false, true;
     AccessTokensRead => "access-tokens:read", true, false;
     AccessTokensWrite => "access-tokens:write", false, false;
     SpaceMembersRead => "space-members:read", true, false;

@@ -25,6 +25,39 @@ pub const BANK_ACCOUNTS: &[TestAccount] = &[
     TestAccount { id: "0010000002", holder_name: "Abu Turay" },
 ];
 
+/// What the test rail's provider does with a payment from a phone number: the magic numbers
+/// below choose an outcome, like Stripe's test cards and the mobile-money sandboxes' numbers;
+/// every other well-formed number pays at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayerOutcome {
+    /// The provider confirms at once.
+    Succeeds,
+    /// The provider confirms this many seconds later, on the Space's test clock.
+    SucceedsAfter(i64),
+    /// The provider never answers: the payment stays `processing`.
+    StaysProcessing,
+    /// The provider refuses the payment, with this reason (the document's failure codes).
+    Refused(&'static str),
+}
+
+/// The magic payer numbers, with what each does; docs/test-rail.md publishes the same table.
+pub const MAGIC_PAYERS: &[(&str, PayerOutcome)] = &[
+    ("+23277000091", PayerOutcome::SucceedsAfter(30)),
+    ("+23277000092", PayerOutcome::StaysProcessing),
+    ("+23277000093", PayerOutcome::Refused("fund_insufficient")),
+    ("+23277000094", PayerOutcome::Refused("authorization_failed")),
+    ("+23277000095", PayerOutcome::Refused("provider_account_blocked")),
+    ("+23277000096", PayerOutcome::Refused("provider_account_missing")),
+    ("+23277000097", PayerOutcome::Refused("provider_account_quota_exhausted")),
+    ("+23277000098", PayerOutcome::Refused("provider_unknown")),
+    ("+23277000099", PayerOutcome::Refused("unknown")),
+];
+
+/// What paying from `phone` does at the test rail's providers.
+pub fn payer_outcome(phone: &str) -> PayerOutcome {
+    MAGIC_PAYERS.iter().find(|(p, _)| *p == phone).map_or(PayerOutcome::Succeeds, |(_, o)| *o)
+}
+
 /// Why the test rail has no holder for an account id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
@@ -82,7 +115,28 @@ mod tests {
             assert!(doc.contains(&format!("| `{}` | {} |", a.id, a.holder_name)), "{} is not published", a.id);
         }
         let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
-        assert_eq!(rows, MOMO_ACCOUNTS.len() + BANK_ACCOUNTS.len(), "the doc lists an account the rail lacks");
+        assert_eq!(
+            rows,
+            MOMO_ACCOUNTS.len() + BANK_ACCOUNTS.len() + MAGIC_PAYERS.len(),
+            "the doc lists an account or a payer the rail lacks"
+        );
+    }
+
+    #[test]
+    fn docs_test_rail_md_publishes_every_magic_payer() {
+        let doc = include_str!("../../../docs/test-rail.md");
+        for (phone, outcome) in MAGIC_PAYERS {
+            let what = match outcome {
+                PayerOutcome::Succeeds => "succeeds at once".to_owned(),
+                PayerOutcome::SucceedsAfter(s) => format!("succeeds after {s} s"),
+                PayerOutcome::StaysProcessing => "stays processing".to_owned(),
+                PayerOutcome::Refused(reason) => format!("refused: `{reason}`"),
+            };
+            assert!(doc.contains(&format!("| `{phone}` | {what} |")), "{phone} ({what}) is not published");
+            assert!(is_sierra_leone_msisdn(phone));
+            assert!(MOMO_ACCOUNTS.iter().all(|a| a.id != *phone), "a magic payer is no KYC account");
+        }
+        assert_eq!(payer_outcome("+23276000001"), PayerOutcome::Succeeds);
     }
 
     #[test]

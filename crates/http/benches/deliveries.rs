@@ -99,7 +99,7 @@ fn config() -> DeliveryConfig {
 }
 
 fn worker(store: &Store) -> Worker {
-    Worker::new(store.clone(), config(), Vec::new(), Arc::new(SystemClock), Alerts::none())
+    Worker::new(store.clone(), config(), Vec::new(), Arc::new(SystemClock), Alerts::none(), "http://127.0.0.1".into())
 }
 
 /// Waits for `n` arrivals; returns them.

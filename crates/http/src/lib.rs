@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod openapi;
+pub mod pages;
 mod protocol_errors;
 pub mod rail;
 pub mod ratelimit;
@@ -57,6 +58,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
         .merge(api)
+        .merge(pages::routes())
         .merge(extra)
         .fallback(wire::not_found)
         .method_not_allowed_fallback(wire::method_not_allowed)
@@ -104,6 +106,8 @@ pub async fn serve(
         let (denials, store) = (denials.clone(), store.clone());
         async move { denials.flush(&store).await }
     });
+    let store = state.store.clone();
+    background.every(state.config.sweep_every, First::AtStart, move || sweep_due(store.clone()));
     if state.config.delivery.enabled {
         let worker = delivery::Worker::new(
             state.store.clone(),
@@ -111,6 +115,7 @@ pub async fn serve(
             state.config.webhook_allow_networks.clone(),
             state.clock.clone(),
             state.alerts.clone(),
+            state.config.public_url.clone(),
         );
         background.until_done(move |stop| worker.run(stop));
         let (store, clock) = (state.store.clone(), state.clock.clone());
@@ -124,6 +129,23 @@ pub async fn serve(
     state.usage.flush(&state.store).await;
     state.denials.flush(&state.store).await;
     result
+}
+
+/// How many due objects of each kind one sweep settles; the rest wait for the next.
+const SWEEP_BATCH: u32 = 500;
+
+/// Fires what fell due on every tenant's clock (see `store::collections::sweep`).
+async fn sweep_due(store: openmonime_store::Store) {
+    match store.sweep_due(None, SWEEP_BATCH).await {
+        Ok(swept) if swept != Default::default() => tracing::info!(
+            expired_codes = swept.expired_codes,
+            expired_otps = swept.expired_otps,
+            completed_payments = swept.completed_payments,
+            "due collections settled"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "sweep of due collections failed"),
+    }
 }
 
 /// Deletes the delivery log past its retention.

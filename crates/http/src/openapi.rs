@@ -28,6 +28,8 @@ pub struct Operation {
     pub idempotency_key: bool,
     /// The `200` answer's schema.
     pub answer: Option<Schema>,
+    /// Refusals a part of the handler adds to the common ones (status, description).
+    pub extra_statuses: Vec<(&'static str, &'static str)>,
 }
 
 /// A part of a handler — an extractor or its answer — and what it adds to the operation's
@@ -154,7 +156,7 @@ pub fn query_parameter_names(spec: &RouteSpec) -> Vec<String> {
         .collect()
 }
 
-fn error_statuses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
+fn error_statuses(spec: &RouteSpec, extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut out = vec![(
         "401",
         "The access token is missing, malformed, unknown, revoked or expired, or its owner was offboarded.",
@@ -168,6 +170,12 @@ fn error_statuses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
     }
     if spec.path.contains('{') {
         out.push(("404", "No such object in this Space and environment (an id of the wrong kind names none either)."));
+    }
+    for (status, description) in extra {
+        match out.iter_mut().find(|(s, _)| s == status) {
+            Some(entry) => entry.1 = description,
+            None => out.push((status, description)),
+        }
     }
     if spec.method == Method::POST || spec.method == Method::PATCH || spec.method == Method::DELETE {
         out.push(("409", "The request conflicts with the current state (the `reason` says how), or an `Idempotency-Key` was reused for a different request."));
@@ -221,7 +229,7 @@ fn operation(spec: &RouteSpec, generator: &mut SchemaGenerator) -> Value {
     let answer = described.answer.map(Value::from).unwrap_or_else(|| json!({}));
     responses.insert("200".into(), json!({"description": "OK", "content": {"application/json": {"schema": answer}}}));
     let error = schema_for::<crate::views::ErrorEnvelope>(generator);
-    for (status, description) in error_statuses(spec) {
+    for (status, description) in error_statuses(spec, &described.extra_statuses) {
         responses.insert(
             status.into(),
             json!({"description": description, "content": {"application/json": {"schema": error}}}),

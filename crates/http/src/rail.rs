@@ -4,7 +4,9 @@
 //! connector is plugged in, and an operation that needs one answers so, naming the provider.
 
 use crate::views::catalogue::Provider;
-use openmonime_domain::test_rail::{self, ProviderKind, Unknown};
+use openmonime_domain::ids::random_base62;
+use openmonime_domain::payment::{fingerprint, mask_phone, MomoChannel};
+use openmonime_domain::test_rail::{self, PayerOutcome, ProviderKind, Unknown};
 use openmonime_domain::Environment;
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +38,12 @@ pub trait Rail: Send + Sync {
 
     /// The holder of `account` at `provider`.
     fn account_holder<'a>(&'a self, provider: &'a Provider, kind: ProviderKind, account: &'a str) -> Lookup<'a>;
+
+    /// Whether this rail can collect payments from customers of `provider`.
+    fn collects_from(&self, provider: &Provider, kind: ProviderKind) -> bool;
+
+    /// What `provider` does with a payment from `phone` (E.164).
+    fn payer_outcome(&self, provider: &Provider, phone: &str) -> PayerOutcome;
 }
 
 /// The test environment's rail: the published test accounts, at every provider of the catalogue.
@@ -55,6 +63,33 @@ impl Rail for TestRail {
             });
         Box::pin(std::future::ready(found))
     }
+
+    /// Every momo: the test rail's customers pay by mobile money.
+    fn collects_from(&self, _: &Provider, kind: ProviderKind) -> bool {
+        kind == ProviderKind::Momo
+    }
+
+    fn payer_outcome(&self, _: &Provider, phone: &str) -> PayerOutcome {
+        test_rail::payer_outcome(phone)
+    }
+}
+
+/// How a payer from `phone` at `provider` shows to the merchant of `space`: a new provider
+/// reference, the number masked, and its fingerprint. One rule for the dial and the hosted page,
+/// so a returning payer has the same fingerprint however they paid.
+pub async fn payer_channel(
+    store: &openmonime_store::Store,
+    space: &str,
+    provider: &str,
+    phone: &str,
+) -> Result<MomoChannel, openmonime_store::StoreError> {
+    let key = store.cursor_key().await?.derive("payer-fingerprint");
+    Ok(MomoChannel {
+        provider: provider.to_owned(),
+        reference: format!("MP{}", random_base62(12).to_uppercase()),
+        phone_masked: mask_phone(phone),
+        fingerprint: fingerprint(&key, space, phone),
+    })
 }
 
 /// The rail of each environment.

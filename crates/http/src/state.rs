@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub catalogue: std::sync::Arc<crate::views::catalogue::Catalogue>,
     /// How each environment reaches the providers.
     pub rails: crate::rail::Rails,
+    /// The fees charged on payments, per Space (none by default).
+    pub fees: std::sync::Arc<openmonime_domain::fees::FeeConfig>,
+    /// How often this node fires what fell due: expiries, late payment confirmations.
+    pub sweep_every: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +77,8 @@ impl Default for ServerConfig {
             delivery: crate::delivery::DeliveryConfig::default(),
             catalogue: std::sync::Arc::default(),
             rails: crate::rail::Rails::default(),
+            fees: std::sync::Arc::default(),
+            sweep_every: Duration::from_secs(1),
         }
     }
 }
@@ -94,6 +100,11 @@ pub struct Shared {
     pub clock: Arc<dyn crate::delivery::Clock>,
     /// Where a disabled webhook's alert mail goes out.
     pub alerts: crate::delivery::alerts::Alerts,
+    /// The whole application, built once, for pages that send a form on as an API call (the
+    /// handset simulator): building it per request would make every such request, refused or
+    /// not, cost the server far more than an answer. It holds this state in turn, so it lives
+    /// as long as the server does.
+    pub inner_app: std::sync::OnceLock<axum::Router>,
 }
 
 impl AppState {
@@ -121,6 +132,7 @@ impl AppState {
             denials: Arc::default(),
             clock,
             alerts,
+            inner_app: std::sync::OnceLock::new(),
         }))
     }
 }

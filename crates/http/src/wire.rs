@@ -187,6 +187,12 @@ pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Resp
 }
 
 pub async fn not_found() -> ApiError {
+    route_not_found()
+}
+
+/// The answer for a path no route serves (and for a test helper called with a live token, which
+/// must not learn more than that).
+pub fn route_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",

@@ -62,11 +62,20 @@ pub enum Conflict {
     LastOwner,
     /// The Monimeer is a member of the Space already.
     AlreadyAMember,
+    /// A test clock may run at most ten years ahead.
+    ClockLimit,
+    /// The payment code has ended (completed, expired, cancelled): it changes no more.
+    PaymentCodeEnded,
+    /// What a payment is measured against (amount, account, duration, target) changes only
+    /// before the code's first payment.
+    PaymentCodeInUse,
+    /// A checkout session can be deleted only while pending and before its customer started.
+    CheckoutStarted,
 }
 
 impl Conflict {
     /// Every conflict, for tests that check each has its own reason and message.
-    pub const ALL: [Conflict; 13] = [
+    pub const ALL: [Conflict; 17] = [
         Conflict::ReferenceInUse,
         Conflict::TransferNotPending,
         Conflict::AmountNotPositive,
@@ -80,6 +89,10 @@ impl Conflict {
         Conflict::MonimeerAlreadyOffboarded,
         Conflict::LastOwner,
         Conflict::AlreadyAMember,
+        Conflict::ClockLimit,
+        Conflict::PaymentCodeEnded,
+        Conflict::PaymentCodeInUse,
+        Conflict::CheckoutStarted,
     ];
 
     /// The stable word the API reports as the error's `reason`.
@@ -98,6 +111,10 @@ impl Conflict {
             Conflict::MonimeerAlreadyOffboarded => "monimeer_already_offboarded",
             Conflict::LastOwner => "last_owner",
             Conflict::AlreadyAMember => "already_a_member",
+            Conflict::ClockLimit => "clock_limit",
+            Conflict::PaymentCodeEnded => "payment_code_ended",
+            Conflict::PaymentCodeInUse => "payment_code_in_use",
+            Conflict::CheckoutStarted => "checkout_session_started",
         }
     }
 
@@ -119,6 +136,14 @@ impl Conflict {
             Conflict::MonimeerAlreadyOffboarded => "the Monimeer was already offboarded",
             Conflict::LastOwner => "a Space must keep at least one owner",
             Conflict::AlreadyAMember => "the Monimeer is already a member of this Space",
+            Conflict::ClockLimit => "a Space's test clock may run at most ten years ahead of the system's",
+            Conflict::PaymentCodeEnded => "the payment code has ended (completed, expired or cancelled) and cannot change",
+            Conflict::PaymentCodeInUse => {
+                "the payment code has taken a payment: its amount, duration, account, mode and target no longer change, and it cannot be deleted"
+            }
+            Conflict::CheckoutStarted => {
+                "the customer has started this checkout session (or it has ended): it can no longer be deleted"
+            }
         }
     }
 }

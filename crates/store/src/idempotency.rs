@@ -134,6 +134,44 @@ impl crate::Store {
         lookup(&mut conn, tenant, claim).await
     }
 
+    /// Ends a create that recorded its key last ([`record`]): records `body` under `claim` and
+    /// commits; if a committed duplicate took the key meanwhile, undoes this one and replays it.
+    pub(crate) async fn commit_recording<T>(
+        &self,
+        mut tx: WriteTx,
+        tenant: &Tenant,
+        claim: Option<&IdempotencyClaim>,
+        value: T,
+        body: String,
+    ) -> StoreResult<Outcome<T>> {
+        if let Some(c) = claim {
+            if !record(&mut tx, tenant, c, &body).await? {
+                tx.rollback().await?;
+                let body = self.recorded(tenant, c).await?;
+                let body = body.ok_or(StoreError::Invariant("an idempotency key conflicted but holds no record"))?;
+                return Ok(Outcome::Replayed { body });
+            }
+        }
+        tx.commit().await?;
+        Ok(Outcome::Fresh { value, body })
+    }
+
+    /// A create refused before any effect (its transaction already rolled back). A key used
+    /// before still answers as it did, as when it is claimed up front.
+    pub(crate) async fn refuse_recording<T, R>(
+        &self,
+        tenant: &Tenant,
+        claim: Option<&IdempotencyClaim>,
+        rejection: R,
+    ) -> StoreResult<Result<Outcome<T>, R>> {
+        if let Some(c) = claim {
+            if let Some(body) = self.recorded(tenant, c).await? {
+                return Ok(Ok(Outcome::Replayed { body }));
+            }
+        }
+        Ok(Err(rejection))
+    }
+
     /// Deletes records older than the retention period; returns how many.
     pub async fn purge_idempotency(&self) -> StoreResult<u64> {
         let cutoff = micros(time_fmt::now() - RETENTION);

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod backend;
 mod codec;
+pub mod collections;
 pub mod deliveries;
 pub mod deployment;
 pub mod error;
@@ -68,6 +69,10 @@ list_filter! {
     audit::TokenAuditFilter => "me/audit-events",
     webhooks::WebhookFilter => "webhooks",
     deliveries::DeliveryFilter => "webhooks/deliveries",
+    collections::PaymentCodeFilter => "payment-codes",
+    collections::PaymentFilter => "payments",
+    collections::UssdOtpFilter => "ussd-otps",
+    collections::CheckoutFilter => "checkout-sessions",
 }
 
 /// Turns rows fetched with `LIMIT limit + 1` into a page.

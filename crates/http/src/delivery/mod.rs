@@ -78,6 +78,8 @@ pub struct Worker(Arc<Inner>);
 struct Inner {
     store: Store,
     sender: Sender,
+    /// Where the server's own links point (a checkout session's `redirectUrl`).
+    public_url: String,
     clock: Arc<dyn Clock>,
     config: DeliveryConfig,
     alerts: Alerts,
@@ -90,9 +92,10 @@ impl Worker {
         allowed: Vec<ipnet::IpNet>,
         clock: Arc<dyn Clock>,
         alerts: Alerts,
+        public_url: String,
     ) -> Worker {
         let sender = Sender::new(allowed, config.attempt_timeout);
-        Worker(Arc::new(Inner { store, sender, clock, config, alerts }))
+        Worker(Arc::new(Inner { store, sender, clock, config, alerts, public_url }))
     }
 
     /// Delivers until `stop`, then lets the attempts under way finish (each within the attempt
@@ -179,7 +182,7 @@ impl Worker {
         let inner = &self.0;
         let started_at = inner.clock.now();
         let started = Instant::now();
-        let sent = match serde_json::to_vec(&Delivery::new(&due.event, due.api_release)) {
+        let sent = match serde_json::to_vec(&Delivery::new(&due.event, due.api_release, &inner.public_url)) {
             Ok(body) => match sign(due, started_at.unix_timestamp(), &body) {
                 Some(signature) => {
                     inner.sender.post(due.tenant.environment, &due.url, &due.headers, &signature, body).await

@@ -107,7 +107,21 @@ async fn list_providers(
 fn as_served(state: &AppState, caller: &Caller, provider: &Provider, kind: ProviderKind) -> Provider {
     let mut served = provider.clone();
     served.feature_set.kyc_verification.can_verify_account = account_verifier(state, caller, provider, kind).is_some();
+    served.feature_set.payment.can_pay_from =
+        collector(state, caller.token.token.environment, provider, kind).is_some();
     served
+}
+
+/// The rail that collects payments from `provider`'s customers in `environment`, if it does and
+/// the catalogue allows it: the one rule behind both `canPayFrom` and a dial's payment.
+pub(crate) fn collector<'a>(
+    state: &'a AppState,
+    environment: openmonime_domain::Environment,
+    provider: &Provider,
+    kind: ProviderKind,
+) -> Option<&'a dyn Rail> {
+    let rail = state.config.rails.of(environment)?;
+    (provider.feature_set.payment.can_pay_from && rail.collects_from(provider, kind)).then_some(rail)
 }
 
 /// The rail that verifies accounts at `provider` for the caller: the caller's environment's, if

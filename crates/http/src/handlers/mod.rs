@@ -3,16 +3,22 @@
 pub mod access_tokens;
 pub mod audit_events;
 pub mod catalogue;
+pub mod checkout_sessions;
 pub mod financial_accounts;
 pub mod financial_transactions;
 pub mod health;
 pub mod internal_transfers;
 pub mod me;
 pub mod params;
+pub mod payment_codes;
+pub mod payments;
+pub mod receipts;
 pub mod root;
 pub mod space_members;
 pub mod space_policies;
 pub mod space_roles;
+pub mod test_helpers;
+pub mod ussd_otps;
 pub mod webhooks;
 
 use crate::auth::routes::ApiRouter;
@@ -117,6 +123,75 @@ fn declare(router: ApiRouter) -> ApiRouter {
             "DeleteInternalTransfer",
             Space(InternalTransfersWrite),
             internal_transfers::delete,
+        )
+        .route(Method::GET, "/v1/payment-codes", "ListPaymentCodes", Space(PaymentCodesRead), payment_codes::list)
+        .route(Method::POST, "/v1/payment-codes", "CreatePaymentCode", Space(PaymentCodesWrite), payment_codes::create)
+        .route(Method::GET, "/v1/payment-codes/{id}", "GetPaymentCode", Space(PaymentCodesRead), payment_codes::get)
+        .route(
+            Method::PATCH,
+            "/v1/payment-codes/{id}",
+            "UpdatePaymentCode",
+            Space(PaymentCodesWrite),
+            payment_codes::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/payment-codes/{id}",
+            "DeletePaymentCode",
+            Space(PaymentCodesWrite),
+            payment_codes::delete,
+        )
+        .route(Method::GET, "/v1/payments", "ListPayments", Space(PaymentsRead), payments::list)
+        .route(Method::GET, "/v1/payments/{id}", "GetPayment", Space(PaymentsRead), payments::get)
+        .route(Method::PATCH, "/v1/payments/{id}", "UpdatePayment", Space(PaymentsWrite), payments::update)
+        .route(Method::GET, "/v1/ussd-otps", "ListUSSDOTPs", Space(UssdOtpsRead), ussd_otps::list)
+        .route(Method::POST, "/v1/ussd-otps", "CreateUSSDOTP", Space(UssdOtpsWrite), ussd_otps::create)
+        .route(Method::GET, "/v1/ussd-otps/{id}", "GetUSSDOTP", Space(UssdOtpsRead), ussd_otps::get)
+        .route(Method::DELETE, "/v1/ussd-otps/{id}", "DeleteUSSDOTP", Space(UssdOtpsWrite), ussd_otps::delete)
+        .route(
+            Method::GET,
+            "/v1/checkout-sessions",
+            "ListCheckoutSessions",
+            Space(CheckoutSessionsRead),
+            checkout_sessions::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/checkout-sessions",
+            "CreateCheckoutSession",
+            Space(CheckoutSessionsWrite),
+            checkout_sessions::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/checkout-sessions/{id}",
+            "GetCheckoutSession",
+            Space(CheckoutSessionsRead),
+            checkout_sessions::get,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/checkout-sessions/{id}",
+            "DeleteCheckoutSession",
+            Space(CheckoutSessionsWrite),
+            checkout_sessions::delete,
+        )
+        .route(Method::GET, "/v1/receipts/{orderNumber}", "RetrieveReceipt", Space(ReceiptsRead), receipts::get)
+        .route(
+            Method::POST,
+            "/v1/receipts/{orderNumber}/redeem",
+            "RedeemReceipt",
+            Space(ReceiptsWrite),
+            receipts::redeem,
+        )
+        // The test environment's helpers: openmonime's own operations (a live token gets 404).
+        .route(Method::POST, "/v1/test-helpers/ussd/dial", "DialUssd", Space(TestHelpersWrite), test_helpers::dial)
+        .route(
+            Method::POST,
+            "/v1/test-helpers/clock/advance",
+            "AdvanceTestClock",
+            Space(TestHelpersWrite),
+            test_helpers::advance_clock,
         )
         .route(Method::GET, "/v1/webhooks", "ListWebhooks", Space(WebhooksRead), webhooks::list)
         .route(Method::POST, "/v1/webhooks", "CreateWebhook", Space(WebhooksWrite), webhooks::create)

@@ -9,7 +9,8 @@ use axum::http::request::Parts;
 use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::{
-    FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, TokenId, WebhookId,
+    CheckoutSessionId, FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, PaymentCodeId,
+    PaymentId, TokenId, UssdOtpId, WebhookId,
 };
 use openmonime_domain::role::RoleName;
 use openmonime_store::{ListFilter, Page, PageRequest};
@@ -31,6 +32,8 @@ pub trait PathParam: Sized {
     const PREFIX: Option<&'static str>;
     /// "financial account": the 404 says "financial account not found".
     const KIND: &'static str;
+    /// The longest value the document allows, if it gives a bound.
+    const MAX_LENGTH: Option<usize> = None;
 
     fn parse(raw: &str) -> Option<Self>;
 }
@@ -56,6 +59,10 @@ path_ids! {
     TokenId => "access token",
     MonimeerId => "member",
     WebhookId => "webhook",
+    PaymentCodeId => "payment code",
+    CheckoutSessionId => "checkout session",
+    PaymentId => "payment",
+    UssdOtpId => "USSD OTP",
 }
 
 /// An id whose pattern the official document does not publish for this route (it gives
@@ -88,6 +95,9 @@ impl<T: PathParam> crate::openapi::Describe for ApiPath<T> {
         let mut schema = serde_json::json!({"type": "string"});
         if let Some(prefix) = T::PREFIX {
             schema["pattern"] = format!("^{prefix}.*$").into();
+        }
+        if let Some(max) = T::MAX_LENGTH {
+            schema["maxLength"] = max.into();
         }
         operation
             .parameters

@@ -101,7 +101,7 @@ pub struct OriginatingReversal {
     pub origin_txn_ref: String,
 }
 
-/// The fee this entry charges (openmonime charges none yet: always `null`).
+/// The fee this entry charges (a payment's fee debit).
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(inline, transform = open)]
@@ -150,7 +150,7 @@ pub struct ParentOwner {
 }
 
 impl OwnershipGraph {
-    fn of(o: Ownership) -> Self {
+    pub(crate) fn of(o: Ownership) -> Self {
         OwnershipGraph {
             owner: Owner { id: o.id, kind: o.kind.as_str().to_owned(), metadata: o.metadata, owner: None },
         }
@@ -172,7 +172,7 @@ impl FinancialTransaction {
                 }),
             },
             originating_reversal: None,
-            originating_fee: None,
+            originating_fee: t.fee_code.map(|code| OriginatingFee { code }),
             ownership_graph: Some(OwnershipGraph::of(t.owner)),
             metadata: t.metadata,
         }

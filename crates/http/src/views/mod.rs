@@ -22,6 +22,8 @@ macro_rules! inline_schema {
 
 pub mod access;
 pub mod catalogue;
+pub mod checkout;
+pub mod collections;
 pub mod ledger;
 pub mod query;
 pub mod space;
@@ -29,6 +31,9 @@ pub mod webhooks;
 
 use openmonime_domain::entities::{EntryKind, TokenStatus, TransferFailure, TransferStatus};
 use openmonime_domain::money::Money as DomainMoney;
+use openmonime_domain::payment::PaymentStatus;
+use openmonime_domain::payment_code::{PaymentCodeMode, PaymentCodeStatus};
+use openmonime_domain::ussd_otp::UssdOtpStatus;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::Environment;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -52,7 +57,9 @@ pub fn openapi30(schema: &mut Schema) {
         let trivial = |v: &serde_json::Value| {
             v.is_null() || v == &serde_json::Value::Bool(false) || v.as_array().is_some_and(|a| a.is_empty())
         };
-        if obj.get("default").is_some_and(trivial) {
+        // `x-said-default` marks a trivial default the document does state (it is taken off).
+        let said = obj.remove("x-said-default").is_some();
+        if !said && obj.get("default").is_some_and(trivial) {
             obj.remove("default");
         }
         if obj.get("type").and_then(|t| t.as_str()) == Some("integer") {
@@ -153,6 +160,12 @@ words! {
     TokenStatus => TokenStatus::ALL, TokenStatus::as_str;
     ApiVersion => ApiVersion::SUPPORTED, ApiVersion::id;
     openmonime_domain::webhook::ApiRelease => openmonime_domain::webhook::ApiRelease::ALL, openmonime_domain::webhook::ApiRelease::as_str;
+    PaymentCodeMode => PaymentCodeMode::ALL, PaymentCodeMode::as_str;
+    PaymentCodeStatus => PaymentCodeStatus::ALL, PaymentCodeStatus::as_str;
+    PaymentStatus => PaymentStatus::ALL, PaymentStatus::as_str;
+    UssdOtpStatus => UssdOtpStatus::ALL, UssdOtpStatus::as_str;
+    openmonime_domain::checkout::CheckoutStatus => openmonime_domain::checkout::CheckoutStatus::ALL, openmonime_domain::checkout::CheckoutStatus::as_str;
+    openmonime_domain::receipt::ReceiptStatus => openmonime_domain::receipt::ReceiptStatus::ALL, openmonime_domain::receipt::ReceiptStatus::as_str;
 }
 
 /// One word of an enumeration `E`, with its schema `{"enum": [...], "type": "string"}`.

@@ -3,6 +3,7 @@
 //! because a `webhooks:read` token (a viewer's) must not learn the key that authenticates
 //! deliveries to the integrator; the document marks the field as always present.
 
+use super::collections::{Payment, PaymentCode, UssdOtp};
 use super::ledger::{FinancialAccount, InternalTransfer};
 use super::query::{Cursor, Limit};
 use super::{metadata, open, Time, Word};
@@ -215,11 +216,17 @@ pub struct DeliveryObject {
 }
 
 impl Delivery {
-    pub fn new(event: &StoredEvent, release: ApiRelease) -> Self {
+    pub fn new(event: &StoredEvent, release: ApiRelease, public_url: &str) -> Self {
         // Both releases render these objects alike; a release that differs will match here.
         let data = match &event.snapshot {
             Snapshot::FinancialAccount(a) => serde_json::to_value(FinancialAccount::new(a.clone(), true)),
             Snapshot::InternalTransfer(t) => serde_json::to_value(InternalTransfer::new(t.clone())),
+            Snapshot::PaymentCode(c) => serde_json::to_value(PaymentCode::new((**c).clone())),
+            Snapshot::Payment(p) => serde_json::to_value(Payment::new((**p).clone())),
+            Snapshot::UssdOtp(o) => serde_json::to_value(UssdOtp::new(o.clone())),
+            Snapshot::CheckoutSession(c) => {
+                serde_json::to_value(super::checkout::CheckoutSession::new((**c).clone(), public_url))
+            }
         }
         .unwrap_or(Value::Null);
         Delivery {

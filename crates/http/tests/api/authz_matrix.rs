@@ -18,6 +18,12 @@ struct Objects {
     transaction: String,
     transfer: String,
     webhook: String,
+    payment_code: String,
+    ussd_code: String,
+    payment: String,
+    otp: String,
+    checkout: String,
+    order_number: String,
 }
 
 async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) -> Objects {
@@ -69,12 +75,128 @@ async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) ->
         openmonime_store::Outcome::Fresh { value, .. } => value.id.to_string(),
         openmonime_store::Outcome::Replayed { .. } => unreachable!(),
     };
+    let (code, payment) = paid_code(app, &tenant).await;
+    let otp = match app
+        .store()
+        .create_ussd_otp(
+            &tenant,
+            &openmonime_store::collections::NewUssdOtp {
+                authorized_phone: "+23276000001".into(),
+                verification_message: None,
+                duration: time::Duration::minutes(5),
+                metadata: None,
+            },
+            None,
+            |_| String::new(),
+        )
+        .await
+        .unwrap()
+    {
+        openmonime_store::Outcome::Fresh { value, .. } => value.id.to_string(),
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+    };
+    let (checkout, order_number) = paid_checkout(app, &tenant).await;
     Objects {
+        checkout,
+        order_number,
         account: main.to_string(),
         transaction: page.items[0].id.to_string(),
         transfer: transfer.id.to_string(),
         webhook,
+        payment_code: code.id.to_string(),
+        ussd_code: code.ussd_code,
+        payment,
+        otp,
     }
+}
+
+/// A checkout session of the tenant, paid through the store: its id and its receipt's order.
+pub async fn paid_checkout(app: &TestApp, tenant: &Tenant) -> (String, String) {
+    use openmonime_domain::money::{Currency, Money};
+    let new = openmonime_store::collections::NewCheckoutSession {
+        name: "matrix".into(),
+        description: None,
+        reference: None,
+        cancel_url: None,
+        success_url: None,
+        callback_state: None,
+        line_items: vec![openmonime_domain::checkout::LineItem {
+            id: openmonime_domain::checkout::new_line_item_id(),
+            name: "ticket".into(),
+            price: Money { currency: Currency::Sle, value: 100 },
+            quantity: 2,
+            reference: None,
+            description: None,
+            images: None,
+        }],
+        account: None,
+        payment_options: Default::default(),
+        primary_color: None,
+        metadata: None,
+    };
+    let session =
+        match app.store().create_checkout_session(tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
+            openmonime_store::Outcome::Fresh { value, .. } => value,
+            openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+        };
+    let attempt = openmonime_store::collections::CheckoutAttempt {
+        outcome: openmonime_domain::test_rail::PayerOutcome::Succeeds,
+        fees: &[],
+        channel: openmonime_domain::payment::MomoChannel {
+            provider: "m17".into(),
+            reference: "MPMATRIX".into(),
+            phone_masked: "+232****0001".into(),
+            fingerprint: "f".repeat(32),
+        },
+    };
+    app.store().pay_checkout(tenant, session.id.as_str(), &attempt).await.unwrap().unwrap();
+    (session.id.to_string(), session.order_number)
+}
+
+/// A recurrent payment code of the tenant, paid once through the store (a live tenant too: the
+/// store does not refuse live dials, only the HTTP helper does).
+pub async fn paid_code(app: &TestApp, tenant: &Tenant) -> (openmonime_domain::payment_code::PaymentCode, String) {
+    use openmonime_domain::money::{Currency, Money};
+    let new = openmonime_store::collections::NewPaymentCode {
+        mode: openmonime_domain::payment_code::PaymentCodeMode::Recurrent,
+        name: Some("matrix".into()),
+        amount: Money { currency: Currency::Sle, value: 100 },
+        enabled: true,
+        duration: time::Duration::hours(1),
+        customer_name: None,
+        reference: None,
+        authorized_providers: None,
+        authorized_phone: None,
+        target: None,
+        account: None,
+        metadata: None,
+    };
+    let code = match app.store().create_payment_code(tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
+        openmonime_store::Outcome::Fresh { value, .. } => value,
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+    };
+    let dial = openmonime_store::collections::Dial {
+        dial_string: &code.ussd_code,
+        phone: "+23276000001",
+        provider: "m17",
+        amount: None,
+        outcome: openmonime_domain::test_rail::PayerOutcome::Succeeds,
+        fees: &[],
+        channel: openmonime_domain::payment::MomoChannel {
+            provider: "m17".into(),
+            reference: "MPMATRIX".into(),
+            phone_masked: "+232****0001".into(),
+            fingerprint: "f".repeat(32),
+        },
+    };
+    let paid = app.store().dial(tenant, &dial, None, |_| String::new()).await.unwrap().unwrap();
+    let payment = match paid {
+        openmonime_store::Outcome::Fresh {
+            value: openmonime_store::collections::Dialed::Paid { payment, .. }, ..
+        } => payment.id.to_string(),
+        _ => unreachable!(),
+    };
+    (code, payment)
 }
 
 fn webhook_fixture() -> openmonime_store::webhooks::NewWebhook {
@@ -157,6 +279,39 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
                 openmonime_domain::time_fmt::rfc3339(openmonime_domain::time_fmt::now() - time::Duration::hours(1));
             (format!("/v1/webhooks/{}/redeliveries", o.webhook), Some(json!({"since": since})), true)
         }
+        "ListPaymentCodes" => ("/v1/payment-codes".into(), None, false),
+        "CreatePaymentCode" => (
+            "/v1/payment-codes".into(),
+            Some(json!({"name": "matrix", "amount": {"currency": "SLE", "value": 100}})),
+            false,
+        ),
+        "GetPaymentCode" | "DeletePaymentCode" => (format!("/v1/payment-codes/{}", o.payment_code), None, true),
+        "UpdatePaymentCode" => {
+            (format!("/v1/payment-codes/{}", o.payment_code), Some(json!({"name": "renamed"})), true)
+        }
+        "ListPayments" => ("/v1/payments".into(), None, false),
+        "GetPayment" => (format!("/v1/payments/{}", o.payment), None, true),
+        "UpdatePayment" => (format!("/v1/payments/{}", o.payment), Some(json!({"name": "n"})), true),
+        "ListUSSDOTPs" => ("/v1/ussd-otps".into(), None, false),
+        "CreateUSSDOTP" => ("/v1/ussd-otps".into(), Some(json!({"authorizedPhoneNumber": "+23276000001"})), false),
+        "GetUSSDOTP" | "DeleteUSSDOTP" => (format!("/v1/ussd-otps/{}", o.otp), None, true),
+        "DialUssd" => (
+            "/v1/test-helpers/ussd/dial".into(),
+            Some(json!({"dialString": o.ussd_code, "phoneNumber": "+23276000001", "providerId": "m17"})),
+            false,
+        ),
+        "AdvanceTestClock" => ("/v1/test-helpers/clock/advance".into(), Some(json!({"seconds": 1})), false),
+        "ListCheckoutSessions" => ("/v1/checkout-sessions".into(), None, false),
+        "CreateCheckoutSession" => (
+            "/v1/checkout-sessions".into(),
+            Some(
+                json!({"name": "matrix", "lineItems": [{"name": "ticket", "price": {"currency": "SLE", "value": 100}}]}),
+            ),
+            false,
+        ),
+        "GetCheckoutSession" | "DeleteCheckoutSession" => (format!("/v1/checkout-sessions/{}", o.checkout), None, true),
+        "RetrieveReceipt" => (format!("/v1/receipts/{}", o.order_number), None, true),
+        "RedeemReceipt" => (format!("/v1/receipts/{}/redeem", o.order_number), Some(json!({"redeemAll": true})), true),
         "ListBanks" => ("/v1/banks?country=SL".into(), None, false),
         "GetBank" => ("/v1/banks/slb001".into(), None, false),
         "ListCountries" => ("/v1/countries".into(), None, false),

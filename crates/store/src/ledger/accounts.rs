@@ -108,7 +108,7 @@ async fn insert_account(tx: &mut WriteTx, tenant: &Tenant, new: &NewAccount) -> 
 }
 
 /// An account as it stands inside the caller's transaction (the snapshot an event reports).
-pub(super) async fn account_in(
+pub(crate) async fn account_in(
     conn: &mut sqlx::AnyConnection,
     tenant: &Tenant,
     id: &FinancialAccountId,

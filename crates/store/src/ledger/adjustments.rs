@@ -15,7 +15,7 @@ use openmonime_domain::time_fmt;
 
 /// Adds `delta` (positive: credit, negative: debit) to an account, refusing to go below zero or
 /// overflow. Returns the balance after, or `None` when the guard refused.
-async fn apply_delta(
+pub(crate) async fn apply_delta(
     tx: &mut sqlx::AnyConnection,
     tenant: &Tenant,
     account: &FinancialAccountId,

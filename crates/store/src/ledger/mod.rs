@@ -11,8 +11,10 @@ mod transactions;
 mod transfers;
 mod verification;
 
-pub(crate) use accounts::insert_main_account;
+pub(crate) use accounts::{account_in, insert_main_account};
 pub use accounts::{AccountFilter, AccountPatch, NewAccount};
+pub(crate) use adjustments::apply_delta;
+pub(crate) use transactions::insert_entries_of;
 pub use transactions::TransactionFilter;
 pub use transfers::{NewTransfer, TransferFilter, TransferPatch, TransferRejection};
 pub use verification::{CurrencyTotal, LedgerReport};

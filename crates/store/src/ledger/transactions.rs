@@ -19,7 +19,7 @@ pub struct TransactionFilter {
 
 pub(super) const ENTRY_COLUMNS: &str =
     "seq, id, account_id, kind, currency, amount, balance_after, reference, owner_id, \
-     owner_type, owner_metadata, metadata, created_at";
+     owner_type, owner_metadata, metadata, fee_code, created_at";
 
 pub(super) fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> {
     let currency = currency(row, "currency")?;
@@ -37,11 +37,12 @@ pub(super) fn entry_from_row(row: &AnyRow) -> StoreResult<FinancialTransaction> 
             metadata: json_map(row, "owner_metadata")?,
         },
         metadata: json_map(row, "metadata")?,
+        fee_code: opt_text(row, "fee_code")?,
     })
 }
 
-/// Writes ledger entries (a transfer's two, an adjustment's one) in one statement.
-pub(super) async fn insert_entries(
+/// Writes ledger entries of one amount (a transfer's two, an adjustment's one) in one statement.
+pub(crate) async fn insert_entries(
     tx: &mut sqlx::AnyConnection,
     tenant: &Tenant,
     entries: &[(&FinancialAccountId, EntryKind, i64)],
@@ -50,7 +51,22 @@ pub(super) async fn insert_entries(
     owner: &Ownership,
     now: i64,
 ) -> StoreResult<()> {
-    const COLUMNS: usize = 13;
+    insert_entries_of(tx, tenant, entries, amount, None, reference, owner, now).await
+}
+
+/// [`insert_entries`], naming the fee each entry charges (a payment's fee debits).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_entries_of(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    entries: &[(&FinancialAccountId, EntryKind, i64)],
+    amount: Money,
+    fee_code: Option<&str>,
+    reference: &str,
+    owner: &Ownership,
+    now: i64,
+) -> StoreResult<()> {
+    const COLUMNS: usize = 14;
     let values: Vec<String> = (0..entries.len())
         .map(|row| {
             let params: Vec<String> = (1..=COLUMNS).map(|col| format!("${}", row * COLUMNS + col)).collect();
@@ -59,7 +75,7 @@ pub(super) async fn insert_entries(
         .collect();
     let sql = format!(
         "INSERT INTO financial_transactions (id, space_id, environment, account_id, kind, currency, amount, balance_after, \
-         reference, owner_id, owner_type, owner_metadata, created_at) VALUES {}",
+         reference, owner_id, owner_type, owner_metadata, fee_code, created_at) VALUES {}",
         values.join(", ")
     );
     let metadata = encode_json_map(&owner.metadata);
@@ -78,6 +94,7 @@ pub(super) async fn insert_entries(
             .bind(owner.id.as_str())
             .bind(owner.kind.as_str())
             .bind(metadata.clone())
+            .bind(fee_code)
             .bind(now);
     }
     query.execute(tx).await?;

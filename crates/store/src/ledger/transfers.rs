@@ -6,7 +6,7 @@ use super::transactions::insert_entries;
 use crate::backend::{Backend, Store, WriteTx};
 use crate::codec::*;
 use crate::error::{Conflict, StoreError, StoreResult};
-use crate::idempotency::{self, IdempotencyClaim, Outcome};
+use crate::idempotency::{IdempotencyClaim, Outcome};
 use crate::journal;
 use crate::tenant::scoped;
 use crate::{page_of, Page, PageRequest};
@@ -138,11 +138,11 @@ impl Store {
         {
             let Some(row) = rows.iter().find(|r| text(r, "id").is_ok_and(|id| id == account.as_str())) else {
                 tx.rollback().await?;
-                return self.refuse_transfer(tenant, claim, TransferRejection::AccountNotFound(field)).await;
+                return self.refuse_recording(tenant, claim, TransferRejection::AccountNotFound(field)).await;
             };
             if currency(row, "currency")? != new.amount.currency {
                 tx.rollback().await?;
-                return self.refuse_transfer(tenant, claim, TransferRejection::CurrencyMismatch(field)).await;
+                return self.refuse_recording(tenant, claim, TransferRejection::CurrencyMismatch(field)).await;
             }
             balances[i] = int(row, "balance")?;
         }
@@ -212,32 +212,7 @@ impl Store {
         publish_settlement(&mut tx, tenant, &transfer).await?;
         let body = render(&transfer);
         // The key is recorded last (see `idempotency`): a duplicate undoes its work and replays.
-        if let Some(c) = claim {
-            if !idempotency::record(&mut tx, tenant, c, &body).await? {
-                tx.rollback().await?;
-                let body = self.recorded(tenant, c).await?;
-                let body = body.ok_or(StoreError::Invariant("an idempotency key conflicted but holds no record"))?;
-                return Ok(Ok(Outcome::Replayed { body }));
-            }
-        }
-        tx.commit().await?;
-        Ok(Ok(Outcome::Fresh { value: transfer, body }))
-    }
-
-    /// A transfer refused before any effect. A key used before still answers as it did (the
-    /// key is checked first, as when it is claimed up front).
-    async fn refuse_transfer(
-        &self,
-        tenant: &Tenant,
-        claim: Option<&IdempotencyClaim>,
-        rejection: TransferRejection,
-    ) -> StoreResult<Result<Outcome<InternalTransfer>, TransferRejection>> {
-        if let Some(c) = claim {
-            if let Some(body) = self.recorded(tenant, c).await? {
-                return Ok(Ok(Outcome::Replayed { body }));
-            }
-        }
-        Ok(Err(rejection))
+        Ok(Ok(self.commit_recording(tx, tenant, claim, transfer, body).await?))
     }
 
     pub async fn get_transfer(&self, tenant: &Tenant, id: &str) -> StoreResult<InternalTransfer> {

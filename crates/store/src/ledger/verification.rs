@@ -25,6 +25,12 @@ pub struct LedgerReport {
     pub accounts_not_matching_entries: i64,
     pub completed_transfers_without_one_debit_and_one_credit: i64,
     pub failed_transfers_with_entries: i64,
+    /// Completed payments without exactly one credit of their amount under their reference.
+    pub completed_payments_without_their_credit: i64,
+    /// Payments whose fee debits add up to more than their credit.
+    pub payments_with_fees_over_their_amount: i64,
+    /// Payments not completed that have entries.
+    pub unfinished_payments_with_entries: i64,
 }
 
 impl LedgerReport {
@@ -34,6 +40,9 @@ impl LedgerReport {
             && self.accounts_not_matching_entries == 0
             && self.completed_transfers_without_one_debit_and_one_credit == 0
             && self.failed_transfers_with_entries == 0
+            && self.completed_payments_without_their_credit == 0
+            && self.payments_with_fees_over_their_amount == 0
+            && self.unfinished_payments_with_entries == 0
     }
 }
 
@@ -59,7 +68,16 @@ impl Store {
               (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = x.id AND t.kind = 'credit' AND t.reference = x.transaction_reference) <> 1)) \
               AS completed_transfers_without_one_debit_and_one_credit, \
              (SELECT COUNT(*) FROM internal_transfers x WHERE x.status = 'failed' AND \
-              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = x.id)) AS failed_transfers_with_entries",
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = x.id)) AS failed_transfers_with_entries, \
+             (SELECT COUNT(*) FROM payments p WHERE p.status = 'completed' AND \
+              (SELECT COUNT(*) FROM financial_transactions t WHERE t.owner_id = p.id AND t.kind = 'credit' \
+               AND t.amount = p.amount AND t.reference = p.transaction_reference) <> 1) \
+              AS completed_payments_without_their_credit, \
+             (SELECT COUNT(*) FROM payments p WHERE \
+              (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM financial_transactions t WHERE t.owner_id = p.id AND t.kind = 'debit') > p.amount) \
+              AS payments_with_fees_over_their_amount, \
+             (SELECT COUNT(*) FROM payments p WHERE p.status <> 'completed' AND \
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = p.id)) AS unfinished_payments_with_entries",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -98,6 +116,9 @@ impl Store {
                 "completed_transfers_without_one_debit_and_one_credit",
             )?,
             failed_transfers_with_entries: int(&row, "failed_transfers_with_entries")?,
+            completed_payments_without_their_credit: int(&row, "completed_payments_without_their_credit")?,
+            payments_with_fees_over_their_amount: int(&row, "payments_with_fees_over_their_amount")?,
+            unfinished_payments_with_entries: int(&row, "unfinished_payments_with_entries")?,
         })
     }
 }

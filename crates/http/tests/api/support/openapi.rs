@@ -39,7 +39,12 @@ pub fn official_text(what: &str) -> Option<String> {
 }
 
 /// Component schemas that are a response's `result` (checked closed).
-const RESOURCES: &[&str] = &["FinancialAccount", "FinancialTransaction", "InternalTransfer", "Webhook"];
+const RESOURCES: &[&str] =
+    &["FinancialAccount", "FinancialTransaction", "InternalTransfer", "Webhook", "PaymentCode", "Payment", "UssdOtp"];
+
+/// Fields of a closed resource that openmonime leaves out rather than send a `null` the document
+/// does not allow: a code's `authorizedPhoneNumber` when any number may pay it.
+const LEFT_OUT_WHEN_UNSET: &[(&str, &str)] = &[("PaymentCode", "authorizedPhoneNumber")];
 
 pub struct Spec {
     doc: Value,
@@ -76,7 +81,14 @@ pub fn spec() -> &'static Official {
             .iter()
             .map(|(name, schema)| {
                 let converted = convert(schema);
-                let converted = if RESOURCES.contains(&name.as_str()) { closed(converted) } else { converted };
+                let mut converted = if RESOURCES.contains(&name.as_str()) { closed(converted) } else { converted };
+                for (resource, field) in LEFT_OUT_WHEN_UNSET {
+                    if resource == name {
+                        if let Some(Value::Array(required)) = converted.get_mut("required") {
+                            required.retain(|k| k != field);
+                        }
+                    }
+                }
                 (name.clone(), converted)
             })
             .collect();
