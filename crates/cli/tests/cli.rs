@@ -1083,3 +1083,71 @@ fn serve_charges_an_operators_fee_schedule_and_refuses_a_broken_one_before_liste
         assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
     }
 }
+
+#[test]
+fn payouts_cut_off_by_kill_9_are_paid_once_after_a_restart() {
+    // Twenty payouts to the magic destination that settles 60 s (test clock) after it was sent;
+    // the node is killed while they are processing, and a restarted node finishes them.
+    let db = Db::new();
+    let mut server = Server::start_with(&db, &["--rate-limits", "off"]);
+    let (space, _, token) = quick_start(&server);
+    let main = db.main_account(&space);
+    db.ok(&["ledger", "credit", "--space", &space, "--env", "test", "--account", &main, "--amount", "100000"]);
+    let bearer = format!("Bearer {token}");
+    let headers = [("Authorization", bearer.as_str()), ("Monime-Space-Id", space.as_str())];
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let key = format!("kill-9-payout-{i}");
+        let body = json!({"amount": {"currency": "SLE", "value": 100},
+            "destination": {"type": "momo", "providerId": "m17", "phoneNumber": "+23276000101"}});
+        let (status, answer) =
+            server.post("/v1/payouts", &[headers[0], headers[1], ("Idempotency-Key", key.as_str())], &body);
+        assert_eq!(status, 200, "{answer}");
+        ids.push(answer["result"]["id"].as_str().unwrap().to_owned());
+    }
+    let count = |server: &Server, status: &str| {
+        let (code, list) = server.get(&format!("/v1/payouts?status={status}&limit=50"), &headers);
+        assert_eq!(code, 200, "{list}");
+        list["result"].as_array().unwrap().len()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&server, "processing") < ids.len() {
+        assert!(Instant::now() < deadline, "the worker did not send every payout");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = Server::start_with(&db, &["--rate-limits", "off"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Advanced more than once: a payout the kill caught between `processing` and its provider is
+    // sent by the restarted node, and settles 60 s after that.
+    while count(&server, "completed") < ids.len() {
+        assert!(Instant::now() < deadline, "the restarted node did not settle every payout");
+        let (status, answer) = server.post("/v1/test-helpers/clock/advance", &headers, &json!({"seconds": 61}));
+        assert_eq!(status, 200, "{answer}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let both the advance's run and the worker's next runs pass, then count what was paid.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (clean, _) = server.terminate();
+    assert!(clean);
+    let space_id = space.clone();
+    let (paid, completed) = db.store(async move |store| {
+        let mut paid = Vec::new();
+        for id in &ids {
+            paid.push(store.test_rail_payouts_for(id).await.unwrap());
+        }
+        let tenant = openmonime_domain::entities::Tenant {
+            space_id: openmonime_domain::ids::SpaceId::parse(&space_id).unwrap(),
+            environment: openmonime_domain::Environment::Test,
+        };
+        let events = store.list_events(&tenant, None, 1000).await.unwrap();
+        (paid, events.iter().filter(|e| e.name.as_str() == "payout.completed").count())
+    });
+    assert!(paid.iter().all(|n| *n == 1), "each payout reached its provider once: {paid:?}");
+    assert_eq!(completed, 20, "each payout completed once");
+    let report = db.ok(&["ledger", "verify"]);
+    assert_eq!(report["payoutsNotHoldingTheirAmountAndFees"], 0, "{report}");
+    assert_eq!(report["payoutsNotReturningTheirHold"], 0, "{report}");
+}

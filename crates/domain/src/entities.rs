@@ -254,15 +254,18 @@ pub enum OwnerKind {
     PaymentCode,
     /// A checkout session (the owner of the payment that completes it).
     CheckoutSession,
+    /// A payout (its hold's debits, and their reversal if it fails or is deleted).
+    Payout,
 }
 
 impl OwnerKind {
-    pub const ALL: [OwnerKind; 5] = [
+    pub const ALL: [OwnerKind; 6] = [
         OwnerKind::InternalTransfer,
         OwnerKind::LedgerAdjustment,
         OwnerKind::Payment,
         OwnerKind::PaymentCode,
         OwnerKind::CheckoutSession,
+        OwnerKind::Payout,
     ];
 
     /// The word the API reports as the owner's `type` (and the ledger stores).
@@ -273,6 +276,7 @@ impl OwnerKind {
             OwnerKind::Payment => "payment",
             OwnerKind::PaymentCode => "payment_code",
             OwnerKind::CheckoutSession => "checkout_session",
+            OwnerKind::Payout => "payout",
         }
     }
 

@@ -6,6 +6,7 @@ use crate::checkout::CheckoutSession;
 use crate::entities::{FinancialAccount, InternalTransfer};
 use crate::payment::Payment;
 use crate::payment_code::PaymentCode;
+use crate::payout::Payout;
 use crate::ussd_otp::UssdOtp;
 use serde::{Deserialize, Serialize};
 
@@ -31,10 +32,15 @@ pub enum EventName {
     CheckoutSessionCompleted,
     CheckoutSessionCancelled,
     CheckoutSessionExpired,
+    PayoutCreated,
+    /// The payout was sent to its provider.
+    PayoutProcessing,
+    PayoutCompleted,
+    PayoutFailed,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 17] = [
+    pub const ALL: [EventName; 21] = [
         EventName::FinancialAccountCreated,
         EventName::FinancialAccountCredited,
         EventName::FinancialAccountDebited,
@@ -52,6 +58,10 @@ impl EventName {
         EventName::CheckoutSessionCompleted,
         EventName::CheckoutSessionCancelled,
         EventName::CheckoutSessionExpired,
+        EventName::PayoutCreated,
+        EventName::PayoutProcessing,
+        EventName::PayoutCompleted,
+        EventName::PayoutFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +83,10 @@ impl EventName {
             EventName::CheckoutSessionCompleted => "checkout_session.completed",
             EventName::CheckoutSessionCancelled => "checkout_session.cancelled",
             EventName::CheckoutSessionExpired => "checkout_session.expired",
+            EventName::PayoutCreated => "payout.created",
+            EventName::PayoutProcessing => "payout.processing",
+            EventName::PayoutCompleted => "payout.completed",
+            EventName::PayoutFailed => "payout.failed",
         }
     }
 
@@ -96,6 +110,7 @@ pub enum Snapshot {
     Payment(Box<Payment>),
     UssdOtp(UssdOtp),
     CheckoutSession(Box<CheckoutSession>),
+    Payout(Box<Payout>),
 }
 
 impl Snapshot {
@@ -107,6 +122,7 @@ impl Snapshot {
             Snapshot::Payment(p) => p.id.as_str(),
             Snapshot::UssdOtp(o) => o.id.as_str(),
             Snapshot::CheckoutSession(c) => c.id.as_str(),
+            Snapshot::Payout(p) => p.id.as_str(),
         }
     }
 
@@ -119,6 +135,7 @@ impl Snapshot {
             Snapshot::Payment(_) => "payment",
             Snapshot::UssdOtp(_) => "ussd_otp",
             Snapshot::CheckoutSession(_) => "checkout_session",
+            Snapshot::Payout(_) => "payout",
         }
     }
 }

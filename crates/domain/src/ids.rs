@@ -115,6 +115,11 @@ typed_id!(
     /// integrators see Monime's.
     CheckoutSessionId, "scs-");
 
+typed_id!(
+    /// A payout: money sent out of a financial account to a bank, momo or wallet account. The
+    /// prefix is the document's.
+    PayoutId, "pyt-");
+
 /// The reference shared by the ledger entries of one money movement.
 pub fn new_transaction_reference() -> String {
     format!("ftr-{}", random_base62(ID_RANDOM_LEN))

@@ -21,6 +21,7 @@ pub mod metadata;
 pub mod money;
 pub mod payment;
 pub mod payment_code;
+pub mod payout;
 pub mod permission;
 pub mod receipt;
 pub mod role;

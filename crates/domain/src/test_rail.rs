@@ -53,6 +53,42 @@ pub const MAGIC_PAYERS: &[(&str, PayerOutcome)] = &[
     ("+23277000099", PayerOutcome::Refused("unknown")),
 ];
 
+/// How long, on the Space's test clock, the test rail's providers take to settle an ordinary
+/// payout.
+pub const PAYOUT_SETTLES_AFTER: i64 = 5;
+
+/// The magic payout destinations — a momo number, a bank account number and a wallet id per row,
+/// with what a payout to any of them does; docs/test-rail.md publishes the same table. A refusal
+/// comes with the provider's first answer; every other well-formed destination settles
+/// [`PAYOUT_SETTLES_AFTER`] seconds after it was sent.
+pub const MAGIC_DESTINATIONS: &[(&str, &str, &str, PayerOutcome)] = &[
+    ("+23276000101", "0010000101", "wallet-101", PayerOutcome::SucceedsAfter(60)),
+    ("+23276000102", "0010000102", "wallet-102", PayerOutcome::StaysProcessing),
+    ("+23276000103", "0010000103", "wallet-103", PayerOutcome::Refused("provider_account_missing")),
+    ("+23276000104", "0010000104", "wallet-104", PayerOutcome::Refused("provider_account_blocked")),
+    ("+23276000105", "0010000105", "wallet-105", PayerOutcome::Refused("provider_account_quota_exhausted")),
+    ("+23276000106", "0010000106", "wallet-106", PayerOutcome::Refused("authorization_failed")),
+    ("+23276000107", "0010000107", "wallet-107", PayerOutcome::Refused("provider_unknown")),
+    ("+23276000108", "0010000108", "wallet-108", PayerOutcome::Refused("unknown")),
+    ("+23276000109", "0010000109", "wallet-109", PayerOutcome::Refused("fund_insufficient")),
+];
+
+/// What the test rail's provider does with a payout to `account` (a phone number, an account
+/// number or a wallet id, as `kind` says).
+pub fn payout_outcome(kind: ProviderKind, account: &str) -> PayerOutcome {
+    MAGIC_DESTINATIONS
+        .iter()
+        .find(|(momo, bank, wallet, _)| {
+            account
+                == match kind {
+                    ProviderKind::Momo => *momo,
+                    ProviderKind::Bank => *bank,
+                    ProviderKind::Wallet => *wallet,
+                }
+        })
+        .map_or(PayerOutcome::SucceedsAfter(PAYOUT_SETTLES_AFTER), |row| row.3)
+}
+
 /// What paying from `phone` does at the test rail's providers.
 pub fn payer_outcome(phone: &str) -> PayerOutcome {
     MAGIC_PAYERS.iter().find(|(p, _)| *p == phone).map_or(PayerOutcome::Succeeds, |(_, o)| *o)
@@ -68,20 +104,51 @@ pub enum Unknown {
     NoSuchAccount,
 }
 
-/// Whether a provider is a bank or a mobile-money operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a provider is a bank, a mobile-money operator or a digital wallet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Momo,
     Bank,
+    Wallet,
+}
+
+impl ProviderKind {
+    /// The word the document uses (`destination.type`, a provider's `type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Momo => "momo",
+            ProviderKind::Bank => "bank",
+            ProviderKind::Wallet => "wallet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ProviderKind::Momo, ProviderKind::Bank, ProviderKind::Wallet].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether `id` can be an account at a provider of this kind: a momo's is `+232` and eight
+    /// digits; a bank's, 6 to 20 digits; a wallet's, 1 to 64 letters, digits, `-` or `_` (Monime
+    /// publishes no format for wallet ids, so this is the id alphabet of the document).
+    pub fn is_account(self, id: &str) -> bool {
+        match self {
+            ProviderKind::Momo => is_sierra_leone_msisdn(id),
+            ProviderKind::Bank => (6..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()),
+            ProviderKind::Wallet => {
+                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }
+        }
+    }
 }
 
 /// The test account `id` names at a provider of `kind`.
 pub fn account(kind: ProviderKind, id: &str) -> Result<TestAccount, Unknown> {
-    let (well_formed, table) = match kind {
-        ProviderKind::Momo => (is_sierra_leone_msisdn(id), MOMO_ACCOUNTS),
-        ProviderKind::Bank => ((6..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()), BANK_ACCOUNTS),
+    let table = match kind {
+        ProviderKind::Momo => MOMO_ACCOUNTS,
+        ProviderKind::Bank => BANK_ACCOUNTS,
+        ProviderKind::Wallet => &[],
     };
-    if !well_formed {
+    if !kind.is_account(id) {
         return Err(Unknown::Malformed);
     }
     table.iter().find(|a| a.id == id).copied().ok_or(Unknown::NoSuchAccount)
@@ -117,7 +184,7 @@ mod tests {
         let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
         assert_eq!(
             rows,
-            MOMO_ACCOUNTS.len() + BANK_ACCOUNTS.len() + MAGIC_PAYERS.len(),
+            MOMO_ACCOUNTS.len() + BANK_ACCOUNTS.len() + MAGIC_PAYERS.len() + MAGIC_DESTINATIONS.len(),
             "the doc lists an account or a payer the rail lacks"
         );
     }
@@ -137,6 +204,45 @@ mod tests {
             assert!(MOMO_ACCOUNTS.iter().all(|a| a.id != *phone), "a magic payer is no KYC account");
         }
         assert_eq!(payer_outcome("+23276000001"), PayerOutcome::Succeeds);
+    }
+
+    #[test]
+    fn docs_test_rail_md_publishes_every_magic_destination_and_each_failure_code_has_one() {
+        let doc = include_str!("../../../docs/test-rail.md");
+        for (momo, bank, wallet, outcome) in MAGIC_DESTINATIONS {
+            let what = match outcome {
+                PayerOutcome::Succeeds => "completes at once".to_owned(),
+                PayerOutcome::SucceedsAfter(s) => format!("completes after {s} s"),
+                PayerOutcome::StaysProcessing => "stays processing".to_owned(),
+                PayerOutcome::Refused(reason) => format!("fails: `{reason}`"),
+            };
+            assert!(
+                doc.contains(&format!("| `{momo}` | `{bank}` | `{wallet}` | {what} |")),
+                "{momo} ({what}) is not published"
+            );
+            for (kind, account) in
+                [(ProviderKind::Momo, momo), (ProviderKind::Bank, bank), (ProviderKind::Wallet, wallet)]
+            {
+                assert!(kind.is_account(account), "{account} is not a {kind:?} account");
+                assert_eq!(payout_outcome(kind, account), *outcome);
+            }
+        }
+        for code in crate::payout::PayoutFailure::ALL {
+            assert!(
+                MAGIC_DESTINATIONS.iter().any(|row| row.3 == PayerOutcome::Refused(code.as_str())),
+                "no magic destination fails with `{}`",
+                code.as_str()
+            );
+        }
+        assert_eq!(
+            payout_outcome(ProviderKind::Momo, "+23276000001"),
+            PayerOutcome::SucceedsAfter(PAYOUT_SETTLES_AFTER)
+        );
+        assert_eq!(
+            payout_outcome(ProviderKind::Bank, "+23276000103"),
+            PayerOutcome::SucceedsAfter(PAYOUT_SETTLES_AFTER),
+            "a momo's magic number means nothing at a bank"
+        );
     }
 
     #[test]

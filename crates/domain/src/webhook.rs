@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(
             errors(|v| drop(check_events(
                 "events",
-                &names(&["payout.created", "internal_transfer.failed", "internal_transfer.failed"]),
+                &names(&["payout.delayed", "internal_transfer.failed", "internal_transfer.failed"]),
                 v
             ))),
             [("events[0]".into(), "unknown_event"), ("events[2]".into(), "duplicate_value")]

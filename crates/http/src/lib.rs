@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod pages;
+pub mod payout_worker;
 mod protocol_errors;
 pub mod rail;
 pub mod ratelimit;
@@ -108,6 +109,17 @@ pub async fn serve(
     });
     let store = state.store.clone();
     background.every(state.config.sweep_every, First::AtStart, move || sweep_due(store.clone()));
+    let (store, rails) = (state.store.clone(), state.config.rails.clone());
+    background.every(state.config.sweep_every, First::AtStart, move || {
+        let (store, rails) = (store.clone(), rails.clone());
+        async move {
+            match payout_worker::settle_due(&store, &rails, None, payout_worker::BATCH).await {
+                Ok(ended) if ended > 0 => tracing::info!(ended, "payouts settled"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the payout worker's run failed"),
+            }
+        }
+    });
     if state.config.delivery.enabled {
         let worker = delivery::Worker::new(
             state.store.clone(),

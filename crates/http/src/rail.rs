@@ -4,10 +4,14 @@
 //! connector is plugged in, and an operation that needs one answers so, naming the provider.
 
 use crate::views::catalogue::Provider;
+use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::random_base62;
 use openmonime_domain::payment::{fingerprint, mask_phone, MomoChannel};
+use openmonime_domain::payout::{Payout, PayoutFailure};
 use openmonime_domain::test_rail::{self, PayerOutcome, ProviderKind, Unknown};
 use openmonime_domain::Environment;
+use openmonime_store::payouts::Settlement;
+use openmonime_store::{Store, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +35,12 @@ pub enum LookupRefusal {
 /// What a rail answers; boxed so a rail can be chosen at run time.
 pub type Lookup<'a> = Pin<Box<dyn Future<Output = Result<AccountHolder, LookupRefusal>> + Send + 'a>>;
 
+/// What a rail answers of a payout it was sent.
+pub type PayoutAnswer<'a> = Pin<Box<dyn Future<Output = Result<Settlement, StoreError>> + Send + 'a>>;
+
+/// How long a rail that cannot yet say how a payout ended is left before it is asked again.
+pub const ASK_AGAIN_AFTER: time::Duration = time::Duration::minutes(1);
+
 /// A connection to the providers of one environment.
 pub trait Rail: Send + Sync {
     /// Whether this rail can look up account holders at `provider`.
@@ -44,6 +54,14 @@ pub trait Rail: Send + Sync {
 
     /// What `provider` does with a payment from `phone` (E.164).
     fn payer_outcome(&self, provider: &Provider, phone: &str) -> PayerOutcome;
+
+    /// Whether this rail can pay out to accounts at `provider`.
+    fn pays_to(&self, provider: &Provider, kind: ProviderKind) -> bool;
+
+    /// Sends `payout` to its destination's provider — or, if it was sent before, asks how it
+    /// went: the payout's id is its idempotency key at the provider, so asking again after a
+    /// crash, or from a second node, never pays twice.
+    fn send_payout<'a>(&'a self, store: &'a Store, tenant: &'a Tenant, payout: &'a Payout) -> PayoutAnswer<'a>;
 }
 
 /// The test environment's rail: the published test accounts, at every provider of the catalogue.
@@ -71,6 +89,36 @@ impl Rail for TestRail {
 
     fn payer_outcome(&self, _: &Provider, phone: &str) -> PayerOutcome {
         test_rail::payer_outcome(phone)
+    }
+
+    /// Every provider of the catalogue.
+    fn pays_to(&self, _: &Provider, _: ProviderKind) -> bool {
+        true
+    }
+
+    /// The test rail's providers record the payout once (by its key) and settle it as the magic
+    /// destinations say (`test_rail::payout_outcome`), on the Space's test clock.
+    fn send_payout<'a>(&'a self, store: &'a Store, tenant: &'a Tenant, payout: &'a Payout) -> PayoutAnswer<'a> {
+        Box::pin(async move {
+            let (reference, accepted_at) = store.test_rail_accept_payout(tenant, payout.id.as_str(), payout).await?;
+            let now = store.tenant_now(tenant).await?;
+            Ok(match test_rail::payout_outcome(payout.destination.kind, &payout.destination.account) {
+                PayerOutcome::Succeeds => Settlement::Completed { reference },
+                PayerOutcome::SucceedsAfter(seconds) => {
+                    let due = accepted_at + time::Duration::seconds(seconds);
+                    if now >= due {
+                        Settlement::Completed { reference }
+                    } else {
+                        Settlement::AskAgainAt(due)
+                    }
+                }
+                PayerOutcome::StaysProcessing => Settlement::AskAgainAt(now + ASK_AGAIN_AFTER),
+                PayerOutcome::Refused(code) => Settlement::Failed {
+                    code: PayoutFailure::parse(code).unwrap_or(PayoutFailure::Unknown),
+                    message: None,
+                },
+            })
+        })
     }
 }
 

@@ -71,11 +71,13 @@ pub enum Conflict {
     PaymentCodeInUse,
     /// A checkout session can be deleted only while pending and before its customer started.
     CheckoutStarted,
+    /// A payout changes (PATCH) or is deleted only while `pending`, before it was sent.
+    PayoutNotPending,
 }
 
 impl Conflict {
     /// Every conflict, for tests that check each has its own reason and message.
-    pub const ALL: [Conflict; 17] = [
+    pub const ALL: [Conflict; 18] = [
         Conflict::ReferenceInUse,
         Conflict::TransferNotPending,
         Conflict::AmountNotPositive,
@@ -93,6 +95,7 @@ impl Conflict {
         Conflict::PaymentCodeEnded,
         Conflict::PaymentCodeInUse,
         Conflict::CheckoutStarted,
+        Conflict::PayoutNotPending,
     ];
 
     /// The stable word the API reports as the error's `reason`.
@@ -115,6 +118,7 @@ impl Conflict {
             Conflict::PaymentCodeEnded => "payment_code_ended",
             Conflict::PaymentCodeInUse => "payment_code_in_use",
             Conflict::CheckoutStarted => "checkout_session_started",
+            Conflict::PayoutNotPending => "payout_not_pending",
         }
     }
 
@@ -143,6 +147,9 @@ impl Conflict {
             }
             Conflict::CheckoutStarted => {
                 "the customer has started this checkout session (or it has ended): it can no longer be deleted"
+            }
+            Conflict::PayoutNotPending => {
+                "the payout has been sent to its provider (or has ended): it can no longer be changed or deleted"
             }
         }
     }

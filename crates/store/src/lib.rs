@@ -23,6 +23,7 @@ pub mod identity;
 pub mod journal;
 pub mod ledger;
 pub mod management;
+pub mod payouts;
 pub mod secret_url;
 mod tenant;
 pub mod webhooks;
@@ -73,6 +74,7 @@ list_filter! {
     collections::PaymentFilter => "payments",
     collections::UssdOtpFilter => "ussd-otps",
     collections::CheckoutFilter => "checkout-sessions",
+    payouts::PayoutFilter => "payouts",
 }
 
 /// Turns rows fetched with `LIMIT limit + 1` into a page.

@@ -81,10 +81,7 @@ fn one_provider(
     kind: ProviderKind,
 ) -> ApiResult<Json<One<Provider>>> {
     let found = providers.iter().find(|p| p.provider_id == id).map(|p| as_served(state, caller, p, kind));
-    let what = match kind {
-        ProviderKind::Bank => "bank",
-        ProviderKind::Momo => "momo",
-    };
+    let what = kind.as_str();
     found.map(|p| Json(One::new(p))).ok_or_else(|| ApiError::not_found(what))
 }
 
@@ -109,7 +106,19 @@ fn as_served(state: &AppState, caller: &Caller, provider: &Provider, kind: Provi
     served.feature_set.kyc_verification.can_verify_account = account_verifier(state, caller, provider, kind).is_some();
     served.feature_set.payment.can_pay_from =
         collector(state, caller.token.token.environment, provider, kind).is_some();
+    served.feature_set.payout.can_pay_to = payer(state, caller.token.token.environment, provider, kind).is_some();
     served
+}
+
+/// The rail that pays out to `provider` in `environment`, if it does and the catalogue allows
+/// it: the one rule behind both `canPayTo` and whether a payout can be created.
+pub(crate) fn payer<'a>(
+    state: &'a AppState,
+    environment: openmonime_domain::Environment,
+    provider: &Provider,
+    kind: ProviderKind,
+) -> Option<&'a dyn Rail> {
+    allowed_rail(state, environment, provider.feature_set.payout.can_pay_to, |rail| rail.pays_to(provider, kind))
 }
 
 /// The rail that collects payments from `provider`'s customers in `environment`, if it does and
@@ -120,8 +129,20 @@ pub(crate) fn collector<'a>(
     provider: &Provider,
     kind: ProviderKind,
 ) -> Option<&'a dyn Rail> {
+    allowed_rail(state, environment, provider.feature_set.payment.can_pay_from, |rail| {
+        rail.collects_from(provider, kind)
+    })
+}
+
+/// `environment`'s rail when the catalogue allows the feature and the rail serves it.
+fn allowed_rail(
+    state: &AppState,
+    environment: openmonime_domain::Environment,
+    catalogue_allows: bool,
+    serves: impl FnOnce(&dyn Rail) -> bool,
+) -> Option<&dyn Rail> {
     let rail = state.config.rails.of(environment)?;
-    (provider.feature_set.payment.can_pay_from && rail.collects_from(provider, kind)).then_some(rail)
+    (catalogue_allows && serves(rail)).then_some(rail)
 }
 
 /// The rail that verifies accounts at `provider` for the caller: the caller's environment's, if
@@ -192,6 +213,7 @@ pub async fn get_provider_kyc(
             match kind {
                 ProviderKind::Momo => "`accountId` of a momo is a phone number: `+232` and eight digits",
                 ProviderKind::Bank => "`accountId` of a bank is an account number of 6 to 20 digits",
+                ProviderKind::Wallet => "`accountId` of a wallet is 1 to 64 letters, digits, `-` or `_`",
             },
         ),
         LookupRefusal::NoSuchAccount => ApiError::not_found("account"),
@@ -208,6 +230,7 @@ pub async fn get_provider_kyc(
             kind: Word(match kind {
                 ProviderKind::Momo => ProviderType::Momo,
                 ProviderKind::Bank => ProviderType::Bank,
+                ProviderKind::Wallet => ProviderType::Wallet,
             }),
             name: provider.name.clone(),
         },

@@ -12,6 +12,7 @@ pub mod me;
 pub mod params;
 pub mod payment_codes;
 pub mod payments;
+pub mod payouts;
 pub mod receipts;
 pub mod root;
 pub mod space_members;
@@ -144,6 +145,11 @@ fn declare(router: ApiRouter) -> ApiRouter {
         .route(Method::GET, "/v1/payments", "ListPayments", Space(PaymentsRead), payments::list)
         .route(Method::GET, "/v1/payments/{id}", "GetPayment", Space(PaymentsRead), payments::get)
         .route(Method::PATCH, "/v1/payments/{id}", "UpdatePayment", Space(PaymentsWrite), payments::update)
+        .route(Method::GET, "/v1/payouts", "ListPayouts", Space(PayoutsRead), payouts::list)
+        .route(Method::POST, "/v1/payouts", "CreatePayout", Space(PayoutsWrite), payouts::create)
+        .route(Method::GET, "/v1/payouts/{id}", "GetPayout", Space(PayoutsRead), payouts::get)
+        .route(Method::PATCH, "/v1/payouts/{id}", "UpdatePayout", Space(PayoutsWrite), payouts::update)
+        .route(Method::DELETE, "/v1/payouts/{id}", "DeletePayout", Space(PayoutsWrite), payouts::delete)
         .route(Method::GET, "/v1/ussd-otps", "ListUSSDOTPs", Space(UssdOtpsRead), ussd_otps::list)
         .route(Method::POST, "/v1/ussd-otps", "CreateUSSDOTP", Space(UssdOtpsWrite), ussd_otps::create)
         .route(Method::GET, "/v1/ussd-otps/{id}", "GetUSSDOTP", Space(UssdOtpsRead), ussd_otps::get)

@@ -10,7 +10,7 @@ use openmonime_domain::cursor::CursorScope;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::ids::{
     CheckoutSessionId, FinancialAccountId, FinancialTransactionId, InternalTransferId, MonimeerId, PaymentCodeId,
-    PaymentId, TokenId, UssdOtpId, WebhookId,
+    PaymentId, PayoutId, TokenId, UssdOtpId, WebhookId,
 };
 use openmonime_domain::role::RoleName;
 use openmonime_store::{ListFilter, Page, PageRequest};
@@ -63,6 +63,7 @@ path_ids! {
     CheckoutSessionId => "checkout session",
     PaymentId => "payment",
     UssdOtpId => "USSD OTP",
+    PayoutId => "payout",
 }
 
 /// An id whose pattern the official document does not publish for this route (it gives

@@ -163,10 +163,14 @@ pub async fn advance_clock(
     }
     let now = state.store.advance_test_clock(&caller.tenant.space_id, body.seconds).await?;
     let swept = state.store.sweep_due(Some(&caller.tenant), SWEEP_AFTER_ADVANCE).await?;
+    let payouts =
+        crate::payout_worker::settle_due(&state.store, &state.config.rails, Some(&caller.tenant), SWEEP_AFTER_ADVANCE)
+            .await?;
     Ok(Json(One::new(TestClock {
         now: Time(now),
         expired_payment_codes: swept.expired_codes as u64,
         expired_ussd_otps: swept.expired_otps as u64,
         completed_payments: swept.completed_payments as u64,
+        ended_payouts: payouts as u64,
     })))
 }

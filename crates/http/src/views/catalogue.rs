@@ -30,6 +30,9 @@ pub struct Catalogue {
     pub countries: Vec<Country>,
     pub banks: Vec<Provider>,
     pub momos: Vec<Provider>,
+    /// Digital wallets: listed by no endpoint, checked by payouts (absent in an older file).
+    #[serde(default)]
+    pub wallets: Vec<Provider>,
 }
 
 impl Catalogue {
@@ -51,7 +54,7 @@ impl Catalogue {
             }
         }
         let mut ids = HashSet::new();
-        for provider in catalogue.banks.iter().chain(&catalogue.momos) {
+        for provider in catalogue.banks.iter().chain(&catalogue.momos).chain(&catalogue.wallets) {
             if ProviderId::parse(&provider.provider_id).is_none() {
                 return Err(format!(
                     "provider `{}`: an id is 1 to 64 letters, digits, `-` or `_`",
@@ -70,6 +73,16 @@ impl Catalogue {
             }
         }
         Ok(catalogue)
+    }
+
+    /// The providers of one kind.
+    pub fn of_kind(&self, kind: openmonime_domain::test_rail::ProviderKind) -> &[Provider] {
+        use openmonime_domain::test_rail::ProviderKind;
+        match kind {
+            ProviderKind::Bank => &self.banks,
+            ProviderKind::Momo => &self.momos,
+            ProviderKind::Wallet => &self.wallets,
+        }
     }
 
     /// The shipped catalogue.

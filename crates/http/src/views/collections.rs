@@ -488,7 +488,7 @@ pub struct AdvanceClock {
 }
 
 /// The Space's test clock after an advance, and what this call settled of what fell due (a
-/// node's periodic sweep may have settled some of it first).
+/// node's periodic sweep may have settled some of it first). Pending payouts are sent too.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestClock {
@@ -497,4 +497,6 @@ pub struct TestClock {
     pub expired_payment_codes: u64,
     pub expired_ussd_otps: u64,
     pub completed_payments: u64,
+    /// Payouts that completed or failed (a pending one is also sent, and may still be processing).
+    pub ended_payouts: u64,
 }

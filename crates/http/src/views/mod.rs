@@ -25,6 +25,7 @@ pub mod catalogue;
 pub mod checkout;
 pub mod collections;
 pub mod ledger;
+pub mod payouts;
 pub mod query;
 pub mod space;
 pub mod webhooks;
@@ -166,6 +167,8 @@ words! {
     UssdOtpStatus => UssdOtpStatus::ALL, UssdOtpStatus::as_str;
     openmonime_domain::checkout::CheckoutStatus => openmonime_domain::checkout::CheckoutStatus::ALL, openmonime_domain::checkout::CheckoutStatus::as_str;
     openmonime_domain::receipt::ReceiptStatus => openmonime_domain::receipt::ReceiptStatus::ALL, openmonime_domain::receipt::ReceiptStatus::as_str;
+    openmonime_domain::payout::PayoutStatus => openmonime_domain::payout::PayoutStatus::ALL, openmonime_domain::payout::PayoutStatus::as_str;
+    openmonime_domain::payout::PayoutFailure => openmonime_domain::payout::PayoutFailure::ALL, openmonime_domain::payout::PayoutFailure::as_str;
 }
 
 /// One word of an enumeration `E`, with its schema `{"enum": [...], "type": "string"}`.

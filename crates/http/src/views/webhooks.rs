@@ -227,6 +227,7 @@ impl Delivery {
             Snapshot::CheckoutSession(c) => {
                 serde_json::to_value(super::checkout::CheckoutSession::new((**c).clone(), public_url))
             }
+            Snapshot::Payout(p) => serde_json::to_value(super::payouts::Payout::new((**p).clone())),
         }
         .unwrap_or(Value::Null);
         Delivery {

@@ -24,6 +24,7 @@ struct Objects {
     otp: String,
     checkout: String,
     order_number: String,
+    payout: String,
 }
 
 async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) -> Objects {
@@ -96,7 +97,9 @@ async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) ->
         openmonime_store::Outcome::Replayed { .. } => unreachable!(),
     };
     let (checkout, order_number) = paid_checkout(app, &tenant).await;
+    let payout = pending_payout(app, &tenant).await;
     Objects {
+        payout,
         checkout,
         order_number,
         account: main.to_string(),
@@ -107,6 +110,28 @@ async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) ->
         ussd_code: code.ussd_code,
         payment,
         otp,
+    }
+}
+
+/// A pending payout of the tenant (funded from its main account), created through the store: a
+/// live tenant too, though no rail would send it.
+pub async fn pending_payout(app: &TestApp, tenant: &Tenant) -> String {
+    use openmonime_domain::money::{Currency, Money};
+    let new = openmonime_store::payouts::NewPayout {
+        amount: Money { currency: Currency::Sle, value: 5 },
+        source: None,
+        destination: openmonime_domain::payout::Destination {
+            kind: openmonime_domain::test_rail::ProviderKind::Momo,
+            provider_id: "m17".into(),
+            account: "+23276000001".into(),
+            transaction_reference: None,
+        },
+        fees: Vec::new(),
+        metadata: None,
+    };
+    match app.store().create_payout(tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
+        openmonime_store::Outcome::Fresh { value, .. } => value.id.to_string(),
+        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
     }
 }
 
@@ -292,6 +317,16 @@ fn shape(operation: &str, o: &Objects) -> Option<(String, Option<Value>, bool)> 
         "ListPayments" => ("/v1/payments".into(), None, false),
         "GetPayment" => (format!("/v1/payments/{}", o.payment), None, true),
         "UpdatePayment" => (format!("/v1/payments/{}", o.payment), Some(json!({"name": "n"})), true),
+        "ListPayouts" => ("/v1/payouts".into(), None, false),
+        "CreatePayout" => (
+            "/v1/payouts".into(),
+            Some(
+                json!({"amount": {"currency": "SLE", "value": 1}, "destination": {"type": "momo", "providerId": "m17", "phoneNumber": "+23276000001"}}),
+            ),
+            false,
+        ),
+        "GetPayout" | "DeletePayout" => (format!("/v1/payouts/{}", o.payout), None, true),
+        "UpdatePayout" => (format!("/v1/payouts/{}", o.payout), Some(json!({"metadata": {"k": "v"}})), true),
         "ListUSSDOTPs" => ("/v1/ussd-otps".into(), None, false),
         "CreateUSSDOTP" => ("/v1/ussd-otps".into(), Some(json!({"authorizedPhoneNumber": "+23276000001"})), false),
         "GetUSSDOTP" | "DeleteUSSDOTP" => (format!("/v1/ussd-otps/{}", o.otp), None, true),

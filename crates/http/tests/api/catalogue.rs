@@ -48,14 +48,16 @@ async fn the_catalogue_answers_in_monimes_shapes_without_a_space() {
     assert_eq!(status, 200, "{momo}");
     spec().check("GetMomo", &momo);
     assert_eq!(momo["result"]["name"], "Orange Money");
-    // The test rail collects from every momo; nothing is paid out until payouts exist.
+    // The test rail collects from every momo and pays out to every provider.
     assert_eq!(momo["result"]["featureSet"]["payment"]["canPayFrom"], true);
-    assert_eq!(momo["result"]["featureSet"]["payout"]["canPayTo"], false);
+    assert_eq!(momo["result"]["featureSet"]["payout"]["canPayTo"], true);
+    assert_eq!(bank["result"]["featureSet"]["payout"]["canPayTo"], true);
     // Live has no rail: it collects from no one, and says so.
     let live = app.live_token(&owner.monimeer).await;
     let (status, live_momo) = get(&app, "/v1/momos/m17", &live).await;
     assert_eq!(status, 200, "{live_momo}");
     assert_eq!(live_momo["result"]["featureSet"]["payment"]["canPayFrom"], false);
+    assert_eq!(live_momo["result"]["featureSet"]["payout"]["canPayTo"], false, "live pays out to no one");
 
     // A Space header is tolerated, and changes nothing.
     let (status, _, with_space) = send(app.get("/v1/momos/m17", &token, &owner.space)).await;

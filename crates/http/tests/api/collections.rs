@@ -53,11 +53,7 @@ impl Shop {
     }
 
     async fn advance(&self, seconds: i64) -> Value {
-        let body = json!({"seconds": seconds});
-        let (status, _, res) =
-            send(self.app.post("/v1/test-helpers/clock/advance", &self.token, &self.owner.space, &body)).await;
-        assert_eq!(status, 200, "advance: {res}");
-        res["result"].clone()
+        self.app.advance_test_clock(&self.token, &self.owner.space, seconds).await
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -26,6 +26,7 @@ mod journal;
 mod management;
 mod openapi_doc;
 mod path_ids;
+mod payouts;
 mod ratelimits;
 mod shutdown;
 mod transfers;

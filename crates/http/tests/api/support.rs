@@ -100,6 +100,19 @@ impl TestApp {
         Self::start(config, geoip).await
     }
 
+    /// A server with a database of its own even on PostgreSQL, for a test whose background
+    /// workers must not share work with other tests' servers (in the shared database, any
+    /// node's payout worker sends every pending payout at once).
+    pub async fn spawn_alone(mut config: ServerConfig) -> TestApp {
+        config.rate_limits.enabled = false;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match std::env::var("OPENMONIME_TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => fresh_postgres_database(&url).await,
+            _ => database_url(&dir).await,
+        };
+        Self::start_on(dir, url, config, None).await
+    }
+
     /// A server that enforces `config.rate_limits` as given.
     pub async fn spawn_rate_limited(config: ServerConfig) -> TestApp {
         Self::start(config, None).await
@@ -276,6 +289,16 @@ impl TestApp {
     pub async fn fund(&self, space: &SpaceId, environment: Environment, account: &FinancialAccountId, amount: i64) {
         let tenant = Tenant { space_id: space.clone(), environment };
         self.store().credit_account(&tenant, account, amount, None, &Actor::Operator).await.unwrap();
+    }
+}
+
+impl TestApp {
+    /// Moves the test clock of `space`'s test environment on by `seconds`; returns its view.
+    pub async fn advance_test_clock(&self, token: &str, space: &SpaceId, seconds: i64) -> Value {
+        let body = serde_json::json!({"seconds": seconds});
+        let (status, _, res) = send(self.post("/v1/test-helpers/clock/advance", token, space, &body)).await;
+        assert_eq!(status, 200, "advance: {res}");
+        res["result"].clone()
     }
 }
 

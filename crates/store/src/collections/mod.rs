@@ -4,11 +4,11 @@
 //! test clock. Every change commits with its events in one transaction.
 
 mod checkout;
-mod clock;
+pub(crate) mod clock;
 mod dial;
 mod payment_codes;
 mod payments;
-mod sweep;
+pub(crate) mod sweep;
 mod ussd_otps;
 
 pub use checkout::{CheckoutAttempt, CheckoutFilter, CheckoutPaid, CheckoutRefusal, NewCheckoutSession};

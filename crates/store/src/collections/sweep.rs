@@ -29,7 +29,7 @@ pub struct Swept {
 }
 
 /// `table`'s rows of `time_column` due by now on their tenant's clock, optionally one tenant's.
-fn due_sql(table: &str, time_column: &str, state: &str) -> String {
+pub(crate) fn due_sql(table: &str, time_column: &str, state: &str) -> String {
     format!(
         "SELECT id, space_id, environment FROM {table} r WHERE {state} \
          AND r.{time_column} <= $1 + CASE WHEN r.environment = 'test' THEN \
@@ -38,7 +38,12 @@ fn due_sql(table: &str, time_column: &str, state: &str) -> String {
     )
 }
 
-async fn due(store: &Store, sql: &str, only: Option<&Tenant>, limit: u32) -> StoreResult<Vec<(String, Tenant)>> {
+pub(crate) async fn due(
+    store: &Store,
+    sql: &str,
+    only: Option<&Tenant>,
+    limit: u32,
+) -> StoreResult<Vec<(String, Tenant)>> {
     let rows = sqlx::query(sql)
         .bind(micros(time_fmt::now()))
         .bind(only.map(|t| t.space_id.as_str()))

@@ -31,6 +31,12 @@ pub struct LedgerReport {
     pub payments_with_fees_over_their_amount: i64,
     /// Payments not completed that have entries.
     pub unfinished_payments_with_entries: i64,
+    /// Payouts under way or completed whose debits are not exactly their amount and fees (one
+    /// reference), or that have credits.
+    pub payouts_not_holding_their_amount_and_fees: i64,
+    /// Failed or deleted payouts whose hold did not return in full to the account it left, under
+    /// its reference (or, created failed, that have any entry at all).
+    pub payouts_not_returning_their_hold: i64,
 }
 
 impl LedgerReport {
@@ -43,6 +49,8 @@ impl LedgerReport {
             && self.completed_payments_without_their_credit == 0
             && self.payments_with_fees_over_their_amount == 0
             && self.unfinished_payments_with_entries == 0
+            && self.payouts_not_holding_their_amount_and_fees == 0
+            && self.payouts_not_returning_their_hold == 0
     }
 }
 
@@ -77,7 +85,22 @@ impl Store {
               (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM financial_transactions t WHERE t.owner_id = p.id AND t.kind = 'debit') > p.amount) \
               AS payments_with_fees_over_their_amount, \
              (SELECT COUNT(*) FROM payments p WHERE p.status <> 'completed' AND \
-              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = p.id)) AS unfinished_payments_with_entries",
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = p.id)) AS unfinished_payments_with_entries, \
+             (SELECT COUNT(*) FROM payouts o WHERE o.status <> 'failed' AND o.deleted_at IS NULL AND ( \
+              o.source_reference IS NULL OR \
+              (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM financial_transactions t WHERE t.owner_id = o.id \
+               AND t.kind = 'debit') <> o.held OR \
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = o.id AND (t.kind = 'credit' \
+               OR t.reference <> o.source_reference OR t.account_id <> o.source_id)))) \
+              AS payouts_not_holding_their_amount_and_fees, \
+             (SELECT COUNT(*) FROM payouts o WHERE (o.status = 'failed' OR o.deleted_at IS NOT NULL) AND ( \
+              EXISTS (SELECT 1 FROM financial_transactions t WHERE t.owner_id = o.id AND (o.source_reference IS NULL \
+               OR t.reference <> o.source_reference OR t.account_id <> o.source_id)) OR \
+              (o.source_reference IS NOT NULL AND ( \
+               (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM financial_transactions t WHERE t.owner_id = o.id \
+                AND t.kind = 'debit') <> o.held OR \
+               (SELECT CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) FROM financial_transactions t WHERE t.owner_id = o.id \
+                AND t.kind = 'credit') <> o.held)))) AS payouts_not_returning_their_hold",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -119,6 +142,8 @@ impl Store {
             completed_payments_without_their_credit: int(&row, "completed_payments_without_their_credit")?,
             payments_with_fees_over_their_amount: int(&row, "payments_with_fees_over_their_amount")?,
             unfinished_payments_with_entries: int(&row, "unfinished_payments_with_entries")?,
+            payouts_not_holding_their_amount_and_fees: int(&row, "payouts_not_holding_their_amount_and_fees")?,
+            payouts_not_returning_their_hold: int(&row, "payouts_not_returning_their_hold")?,
         })
     }
 }
