@@ -364,8 +364,12 @@ ledger_runs() {
     run_wrk "transfer_$name" 32 transfers.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
     api=$RPS
     probe_writes "$name" "$db"
+    local transfer_api=$api
     run_direct "transfer_direct_$name" transfer "$db" 32
     record ratio "transfer_$name/direct" "$(ratio "$api" "$RPS")"
+    # Payouts created (each holding its amount) against the transfers of the same rep.
+    run_wrk "payout_$name" 32 payouts.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
+    record ratio "payout_$name/transfer" "$(ratio "$RPS" "$transfer_api")"
     if [ "$name" = postgres ]; then
       run_pgbench
       record ratio "transfer_postgres/pgbench" "$(ratio "$api" "$RPS")"
@@ -652,6 +656,11 @@ verdict() { # VALUE OP LIMIT
   r=$(med ratio transfer_postgres/pgbench)
   [ -n "$r" ] && echo "| POST /v1/internal-transfers (PostgreSQL, 32 conns) ÷ pgbench TPC-B-like | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
   r=$(med ratio transfer_sqlite/direct); echo "| POST /v1/internal-transfers (SQLite, 32 conns) ÷ same transaction direct | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
+  for b in sqlite postgres; do
+    r=$(med ratio "payout_$b/transfer")
+    [ -n "$r" ] || continue
+    echo "| POST /v1/payouts ($b, 32 conns) ÷ POST /v1/internal-transfers of the same rep | $r ($(med rps "payout_$b") vs $(med rps "transfer_$b") req/s) | — | — |"
+  done
   for b in sqlite postgres; do
     r=$(maxof vmhwm_mib "server_$b")
     [ -n "$r" ] && echo "| peak resident memory under the load above ($b) | $r MiB | ≤ 100 MiB | $(verdict "$r" "<=" 100) |"

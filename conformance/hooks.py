@@ -83,6 +83,8 @@ PERMISSIONS = [
 ]
 ROLES = ["viewer", "developer", "admin", "owner"]
 PHONES = ["+23276000001", "076000002", "+23277000091", "+23277000093"]
+# Payout destinations of the test rail: an ordinary number, a slow one and one that fails.
+PAYOUT_PHONES = ["+23276000001", "076000002", "+23276000101", "+23276000103"]
 DURATIONS = ["10m", "1h30m", "30s", "2d"]
 MOMOS = ["m17", "m18"]
 CIDRS = ["127.0.0.1/32", "0.0.0.0/0", "::1/128"]
@@ -136,6 +138,7 @@ def _steer(label, case):
         "POST /v1/payment-codes",
         "POST /v1/ussd-otps",
         "POST /v1/test-helpers/ussd/dial",
+        "POST /v1/payouts",
     ):
         _steer_idempotency_key(case)
     path_parameters = case.path_parameters or {}
@@ -152,6 +155,8 @@ def _steer(label, case):
         "PATCH /v1/financial-accounts/{id}",
         "POST /v1/internal-transfers",
         "PATCH /v1/internal-transfers/{id}",
+        "POST /v1/payouts",
+        "PATCH /v1/payouts/{id}",
     ):
         _swap_metadata(body)
     if label == "POST /v1/financial-accounts":
@@ -163,6 +168,17 @@ def _steer(label, case):
         _swap(body, "duration", DURATIONS)
         _swap_items(body, "authorizedProviders", MOMOS)
         _swap(body, "financialAccountId", ACCOUNTS, 64)
+        amount = body.get("amount")
+        if isinstance(amount, dict):
+            _swap(amount, "currency", CURRENCIES)
+    elif label == "POST /v1/payouts":
+        # A destination of the test rail, an amount we hold and a funded source, half the time.
+        destination = body.get("destination")
+        if isinstance(destination, dict):
+            _swap(destination, "phoneNumber", PAYOUT_PHONES)
+        source = body.get("source")
+        if isinstance(source, dict):
+            _swap(source, "financialAccountId", ACCOUNTS, 64)
         amount = body.get("amount")
         if isinstance(amount, dict):
             _swap(amount, "currency", CURRENCIES)
