@@ -494,6 +494,58 @@ fn admin_refuses_bad_input_with_a_clear_message() {
 }
 
 #[test]
+fn admin_token_review_reports_the_tokens_of_a_space_that_need_attention() {
+    let db = Db::new();
+    let ada = db.ok(&["monimeer", "create", "--name", "Ada"]);
+    let ada = id(&ada).to_owned();
+    let space = db.ok(&["space", "create", "--name", "Shop", "--owner", &ada]);
+    let space = id(&space).to_owned();
+    let bob = db.ok(&["monimeer", "create", "--name", "Bob"]);
+    let bob = id(&bob).to_owned();
+    db.ok(&["member", "add", "--space", &space, "--monimeer", &bob, "--role", "developer"]);
+    let carol = db.ok(&["monimeer", "create", "--name", "Carol"]);
+    let carol = id(&carol).to_owned();
+
+    let create = |who: &str, extra: &[&str]| -> String {
+        let mut args = vec!["token", "create", "--monimeer", who, "--name", "t", "--env", "test"];
+        args.extend_from_slice(extra);
+        id(&db.ok(&args)).to_owned()
+    };
+    let mighty = create(&ada, &["--all-permissions", "--no-expiry"]);
+    let soon = create(&bob, &["--permissions", "financial-accounts:read", "--expires-in", "3d", "--space", &space]);
+    let calm = create(&bob, &["--permissions", "financial-accounts:read", "--expires-in", "60d"]);
+    let stopped = create(&ada, &["--all-permissions", "--no-expiry"]);
+    db.ok(&["token", "revoke", &stopped]);
+    let stranger = create(&carol, &["--all-permissions", "--no-expiry"]);
+
+    let report = db.ok(&["token", "review", "--space", &space]);
+    assert_eq!(report["space"], space.as_str(), "{report}");
+    assert_eq!(report["activeTokens"], 3, "the stranger's and the revoked token are not the Space's: {report}");
+    assert_eq!(
+        report["flagged"],
+        json!({"never_used": 3, "idle": 0, "no_expiry": 1, "all_permissions": 1, "expires_soon": 1, "exposed": 0}),
+        "{report}"
+    );
+    let listed: Vec<(&str, Value)> = report["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap(), t["reviewFlags"].clone()))
+        .collect();
+    assert_eq!(listed[0], (mighty.as_str(), json!(["never_used", "no_expiry", "all_permissions"])), "{report}");
+    assert!(listed.contains(&(soon.as_str(), json!(["never_used", "expires_soon"]))), "{report}");
+    assert!(listed.contains(&(calm.as_str(), json!(["never_used"]))), "{report}");
+    assert!(!report.to_string().contains(&stranger) && !report.to_string().contains(&stopped), "{report}");
+
+    // Narrower spans move tokens out of "soon"; the report never prints a secret.
+    let narrow = db.ok(&["token", "review", "--space", &space, "--expires-within", "1d"]);
+    assert_eq!(narrow["flagged"]["expires_soon"], 0, "{narrow}");
+    assert!(narrow["tokens"].as_array().unwrap().iter().all(|t| t.get("token").is_none()), "{narrow}");
+    db.refused(&["token", "review", "--space", &space, "--idle-after", "soon"], "lifetime");
+    db.refused(&["token", "review", "--space", "spc-nope"], "not found");
+}
+
+#[test]
 fn ledger_credit_is_the_way_money_appears_and_verify_checks_it() {
     let db = Db::new();
     let ada = id(&db.ok(&["monimeer", "create", "--name", "Ada"])).to_owned();
@@ -859,11 +911,16 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
 
     let policy =
         db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "30d", "--allow-unbound-tokens", "false"]);
-    assert_eq!(policy, json!({"maxTokenLifetimeSeconds": 2_592_000, "allowUnboundTokens": false}));
+    assert_eq!(
+        policy,
+        json!({"maxTokenLifetimeSeconds": 2_592_000, "allowUnboundTokens": false, "revokeExposedTokens": false})
+    );
     assert_eq!(db.ok(&["policy", "show", "--space", &space]), policy);
     let cleared = db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "none"]);
     assert_eq!(cleared["maxTokenLifetimeSeconds"], Value::Null);
     db.refused(&["policy", "set", "--space", &space, "--max-token-lifetime", "soon"], "lifetime");
+    let strict = db.ok(&["policy", "set", "--space", &space, "--revoke-exposed-tokens", "true"]);
+    assert_eq!((&strict["revokeExposedTokens"], &strict["allowUnboundTokens"]), (&json!(true), &json!(false)));
 
     let token = db.ok(&["token", "create", "--monimeer", &ada, "--name", "t", "--env", "test", "--all-permissions"]);
     // The API's grace limit (30 days) holds for the operator too.
@@ -883,7 +940,7 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
     }
     assert!(!audit.to_string().contains(token["token"].as_str().unwrap()), "no plaintext in the audit log");
     let only = db.ok(&["audit", "list", "--space", &space, "--env", "test", "--action", "policy.update"]);
-    assert_eq!(only["events"].as_array().unwrap().len(), 2);
+    assert_eq!(only["events"].as_array().unwrap().len(), 3);
     // Unbound tokens' changes are in no Space's log; the operator sees them per Monimeer.
     let mine = db.ok(&["audit", "list", "--monimeer", &ada, "--env", "test"]);
     let seen: Vec<(&str, &str)> = mine["events"]

@@ -70,6 +70,17 @@ pub struct AccessToken {
     /// When the token stops working: now for a plain revocation, later for a rotation's grace.
     pub revoked_at: Option<OffsetDateTime>,
     pub usage: TokenUsage,
+    /// Set the first time the token arrives in a request a browser made (it is then in a web
+    /// page's code, which anyone can read); never cleared.
+    pub exposure: Option<TokenExposure>,
+}
+
+/// When a token was first seen in a browser's request, and from which page's origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExposure {
+    pub detected_at: OffsetDateTime,
+    /// The `Origin` the browser sent, when it sent one (at most 256 characters are kept).
+    pub origin: Option<String>,
 }
 
 /// How a token has been used; maintained in batches off the request path (at most a minute behind).
@@ -87,11 +98,14 @@ pub struct SpacePolicy {
     pub max_token_lifetime_seconds: Option<i64>,
     /// When false, only tokens bound to this Space may be used against it.
     pub allow_unbound_tokens: bool,
+    /// When true, a token that could act in this Space is revoked, with every token it minted,
+    /// the moment it is seen in a browser's request.
+    pub revoke_exposed_tokens: bool,
 }
 
 impl Default for SpacePolicy {
     fn default() -> Self {
-        SpacePolicy { max_token_lifetime_seconds: None, allow_unbound_tokens: true }
+        SpacePolicy { max_token_lifetime_seconds: None, allow_unbound_tokens: true, revoke_exposed_tokens: false }
     }
 }
 
@@ -101,6 +115,7 @@ pub struct PolicyPatch {
     /// `Some(None)` lifts the limit.
     pub max_token_lifetime_seconds: Option<Option<i64>>,
     pub allow_unbound_tokens: Option<bool>,
+    pub revoke_exposed_tokens: Option<bool>,
 }
 
 impl PolicyPatch {
@@ -111,6 +126,9 @@ impl PolicyPatch {
         }
         if let Some(allow) = self.allow_unbound_tokens {
             policy.allow_unbound_tokens = allow;
+        }
+        if let Some(revoke) = self.revoke_exposed_tokens {
+            policy.revoke_exposed_tokens = revoke;
         }
         policy
     }
@@ -374,4 +392,27 @@ pub struct InternalTransfer {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+}
+
+/// A plain live token without permissions, for unit tests to vary.
+#[cfg(test)]
+pub(crate) fn sample_token() -> AccessToken {
+    use crate::ids::*;
+    AccessToken {
+        id: TokenId::generate(),
+        monimeer_id: MonimeerId::generate(),
+        name: "t".into(),
+        environment: Environment::Live,
+        permissions: PermissionSet::EMPTY,
+        space_id: None,
+        allowed_ips: vec![],
+        expires_at: None,
+        api_version: crate::version::ApiVersion::LATEST,
+        created_by: None,
+        hint: String::new(),
+        created_at: crate::time_fmt::now(),
+        revoked_at: None,
+        usage: Default::default(),
+        exposure: None,
+    }
 }

@@ -100,6 +100,7 @@ mod tests {
             created_at: time_fmt::now(),
             revoked_at: None,
             usage: TokenUsage::default(),
+            exposure: None,
         }
     }
 

@@ -215,23 +215,5 @@ mod tests {
         }
     }
 
-    fn sample_token() -> AccessToken {
-        use crate::ids::*;
-        AccessToken {
-            id: TokenId::generate(),
-            monimeer_id: MonimeerId::generate(),
-            name: "t".into(),
-            environment: Environment::Live,
-            permissions: PermissionSet::EMPTY,
-            space_id: None,
-            allowed_ips: vec![],
-            expires_at: None,
-            api_version: crate::version::ApiVersion::LATEST,
-            created_by: None,
-            hint: String::new(),
-            created_at: crate::time_fmt::now(),
-            revoked_at: None,
-            usage: Default::default(),
-        }
-    }
+    use crate::entities::sample_token;
 }

@@ -24,6 +24,7 @@ pub mod payment_code;
 pub mod payout;
 pub mod permission;
 pub mod receipt;
+pub mod review;
 pub mod role;
 pub mod test_rail;
 pub mod time_fmt;

@@ -73,7 +73,7 @@ pub struct ResolvedRole {
 
 pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
      t.allowed_ips, t.expires_at, t.api_version, t.created_by, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
-     t.request_count";
+     t.request_count, t.exposed_at, t.exposed_origin";
 
 pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
     let ips = text(row, "allowed_ips")?;
@@ -100,6 +100,25 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
             last_used_ip: opt_text(row, "last_used_ip")?,
             request_count: int(row, "request_count")?,
         },
+        exposure: match opt_time(row, "exposed_at")? {
+            Some(detected_at) => Some(TokenExposure { detected_at, origin: opt_text(row, "exposed_origin")? }),
+            None => None,
+        },
+    })
+}
+
+/// The policy columns of `space_policies` (`p.`), NULL when a join found no row: the defaults.
+pub(crate) const POLICY_COLUMNS: &str = "p.max_token_lifetime_seconds, p.allow_unbound_tokens, p.revoke_exposed_tokens";
+
+pub(crate) fn policy_from_row(row: &AnyRow) -> StoreResult<SpacePolicy> {
+    let defaults = SpacePolicy::default();
+    let flag = |column: &str, default: bool| -> StoreResult<bool> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.map_or(default, |v| v != 0))
+    };
+    Ok(SpacePolicy {
+        max_token_lifetime_seconds: row.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
+        allow_unbound_tokens: flag("allow_unbound_tokens", defaults.allow_unbound_tokens)?,
+        revoke_exposed_tokens: flag("revoke_exposed_tokens", defaults.revoke_exposed_tokens)?,
     })
 }
 
@@ -147,6 +166,7 @@ pub(crate) async fn insert_token(
         created_at: time_fmt::now(),
         revoked_at: None,
         usage: TokenUsage::default(),
+        exposure: None,
     };
     let owner = sqlx::query("SELECT offboarded_at FROM monimeers WHERE id = $1")
         .bind(token.monimeer_id.as_str())
@@ -215,6 +235,65 @@ pub(crate) fn token_change<'a>(
         subject: token.id.as_str(),
         detail,
     }
+}
+
+/// What [`Store::record_token_exposure`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ExposureRecorded {
+    /// This call recorded the exposure (false: it was already known).
+    pub first: bool,
+    /// A Space's policy revoked the token; with the descendants stopped with it.
+    pub revoked: Option<Vec<TokenId>>,
+}
+
+/// A token as the caller's transaction sees it.
+async fn token_in(tx: &mut WriteTx, id: &TokenId) -> StoreResult<AccessToken> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1");
+    let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
+    token_from_row(&row.ok_or(StoreError::NotFound)?)
+}
+
+/// Stops token `id` now and, with `descendants`, every token minted by it or its descendants,
+/// in the caller's transaction, each on the change feed. `None` when `id` had already stopped;
+/// otherwise the descendants stopped.
+async fn revoke_in(tx: &mut WriteTx, id: &TokenId, descendants: bool) -> StoreResult<Option<Vec<TokenId>>> {
+    let now = micros(time_fmt::now());
+    let done = sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
+    )
+    .bind(now)
+    .bind(id.as_str())
+    .execute(&mut *tx.tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    record_change(tx, &AuthChange::Token(id.clone())).await?;
+    let mut stopped = Vec::new();
+    if descendants {
+        let rows = sqlx::query(
+            "WITH RECURSIVE lineage(id) AS ( \
+               SELECT id FROM access_tokens WHERE created_by = $1 \
+               UNION SELECT t.id FROM access_tokens t JOIN lineage l ON t.created_by = l.id) \
+             SELECT t.id FROM access_tokens t JOIN lineage l ON l.id = t.id \
+             WHERE t.revoked_at IS NULL OR t.revoked_at > $2 ORDER BY t.id",
+        )
+        .bind(id.as_str())
+        .bind(now)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        for row in &rows {
+            let child = crate::codec::id(row, "id", TokenId::parse)?;
+            sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(child.as_str())
+                .execute(&mut *tx.tx)
+                .await?;
+            record_change(tx, &AuthChange::Token(child.clone())).await?;
+            stopped.push(child);
+        }
+    }
+    Ok(Some(stopped))
 }
 
 /// Appends to the change feed inside the caller's transaction.
@@ -372,16 +451,13 @@ impl Store {
     /// The caller's role in a Space resolved to permissions; `None` when not a member (or the
     /// Space does not exist: the two are deliberately indistinguishable).
     pub async fn resolve_role(&self, space: &SpaceId, monimeer: &MonimeerId) -> StoreResult<Option<ResolvedRole>> {
-        let row = sqlx::query(
-            "SELECT m.role, r.permissions, p.max_token_lifetime_seconds, p.allow_unbound_tokens FROM memberships m \
+        let sql = format!(
+            "SELECT m.role, r.permissions, {POLICY_COLUMNS} FROM memberships m \
              LEFT JOIN space_roles r ON r.space_id = m.space_id AND r.name = m.role \
              LEFT JOIN space_policies p ON p.space_id = m.space_id \
-             WHERE m.space_id = $1 AND m.monimeer_id = $2",
-        )
-        .bind(space.as_str())
-        .bind(monimeer.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+             WHERE m.space_id = $1 AND m.monimeer_id = $2"
+        );
+        let row = sqlx::query(&sql).bind(space.as_str()).bind(monimeer.as_str()).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         let name = text(&row, "role")?;
         let permissions = match BuiltinRole::parse(&name) {
@@ -390,10 +466,7 @@ impl Store {
             // A membership naming a role that no longer exists grants nothing.
             None => PermissionSet::EMPTY,
         };
-        let policy = SpacePolicy {
-            max_token_lifetime_seconds: row.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
-            allow_unbound_tokens: row.try_get::<Option<i64>, _>("allow_unbound_tokens")?.unwrap_or(1) != 0,
-        };
+        let policy = policy_from_row(&row)?;
         Ok(Some(ResolvedRole { name, permissions, policy }))
     }
 
@@ -630,6 +703,17 @@ impl Store {
         rows.iter().map(token_from_row).collect()
     }
 
+    /// Every token that can act in `space`: its members' tokens bound to it or to no Space,
+    /// newest first (what a review of the Space looks at).
+    pub async fn list_space_tokens(&self, space: &SpaceId) -> StoreResult<Vec<AccessToken>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM access_tokens t JOIN memberships m ON m.monimeer_id = t.monimeer_id AND m.space_id = $1 \
+             WHERE t.space_id IS NULL OR t.space_id = $1 ORDER BY t.seq DESC"
+        );
+        let rows = sqlx::query(&sql).bind(space.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
     /// Stops a token now: an active one, or one still in its rotation grace (a leaked token
     /// that was rotated must be stoppable before its grace ends).
     pub async fn revoke_token(&self, id: &TokenId, actor: &Actor<'_>) -> StoreResult<AccessToken> {
@@ -646,49 +730,73 @@ impl Store {
         actor: &Actor<'_>,
     ) -> StoreResult<(AccessToken, Vec<TokenId>)> {
         let mut tx = self.begin_write().await?;
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.id = $1");
-        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *tx.tx).await?;
-        let token = token_from_row(&row.ok_or(StoreError::NotFound)?)?;
-        let now = micros(time_fmt::now());
-        let done = sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx.tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(Conflict::TokenAlreadyRevoked));
-        }
-        record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
-        let mut stopped = Vec::new();
-        if descendants {
-            let rows = sqlx::query(
-                "WITH RECURSIVE lineage(id) AS ( \
-                   SELECT id FROM access_tokens WHERE created_by = $1 \
-                   UNION SELECT t.id FROM access_tokens t JOIN lineage l ON t.created_by = l.id) \
-                 SELECT t.id FROM access_tokens t JOIN lineage l ON l.id = t.id \
-                 WHERE t.revoked_at IS NULL OR t.revoked_at > $2 ORDER BY t.id",
-            )
-            .bind(id.as_str())
-            .bind(now)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-            for row in &rows {
-                let child = crate::codec::id(row, "id", TokenId::parse)?;
-                sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(child.as_str())
-                    .execute(&mut *tx.tx)
-                    .await?;
-                record_change(&mut tx, &AuthChange::Token(child.clone())).await?;
-                stopped.push(child);
-            }
-        }
+        let token = token_in(&mut tx, id).await?;
+        let stopped =
+            revoke_in(&mut tx, id, descendants).await?.ok_or(StoreError::Conflict(Conflict::TokenAlreadyRevoked))?;
         let detail = serde_json::json!({"name": token.name, "monimeer": token.monimeer_id, "descendants": stopped});
         journal::record(&mut tx, actor, token_change(&token, actor, "token.revoke", detail)).await?;
         tx.commit().await?;
         Ok((self.get_token(id).await?, stopped))
+    }
+
+    /// Records that token `id` arrived in a request a browser made, from `origin`. The first time,
+    /// in one transaction: the exposure on the token, a `token.exposed` audit record and, when a
+    /// Space the token could act in (its own, or any of its owner's when it is unbound) has
+    /// `revokeExposedTokens`, its revocation with every token it minted (alone, when it is in its
+    /// rotation grace), audited in that Space.
+    /// Later calls change nothing. The change feed carries it to every node's cache.
+    pub async fn record_token_exposure(
+        &self,
+        id: &TokenId,
+        origin: Option<&str>,
+        actor: &Actor<'_>,
+    ) -> StoreResult<ExposureRecorded> {
+        let mut tx = self.begin_write().await?;
+        let token = token_in(&mut tx, id).await?;
+        let now = micros(time_fmt::now());
+        let first = sqlx::query(
+            "UPDATE access_tokens SET exposed_at = $1, exposed_origin = $2 WHERE id = $3 AND exposed_at IS NULL",
+        )
+        .bind(now)
+        .bind(origin)
+        .bind(id.as_str())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(ExposureRecorded::default());
+        }
+        record_change(&mut tx, &AuthChange::Token(id.clone())).await?;
+        let detail = serde_json::json!({"name": token.name, "monimeer": token.monimeer_id, "origin": origin});
+        journal::record(&mut tx, actor, token_change(&token, actor, "token.exposed", detail)).await?;
+        let strict = sqlx::query(
+            "SELECT p.space_id FROM space_policies p WHERE p.revoke_exposed_tokens <> 0 AND ( \
+               p.space_id = $1 OR ($1 IS NULL AND p.space_id IN (SELECT space_id FROM memberships WHERE monimeer_id = $2))) \
+             ORDER BY p.space_id LIMIT 1",
+        )
+        .bind(token.space_id.as_ref().map(SpaceId::as_str))
+        .bind(token.monimeer_id.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?;
+        let mut revoked = None;
+        if let Some(row) = strict {
+            let space = crate::codec::id(&row, "space_id", SpaceId::parse)?;
+            // A token in its rotation grace stops alone: its successor was minted to replace it,
+            // and whoever holds the old one must not be able to stop the new one.
+            let lineage = token.revoked_at.is_none();
+            if let Some(stopped) = revoke_in(&mut tx, id, lineage).await? {
+                let detail = serde_json::json!({
+                    "name": token.name, "monimeer": token.monimeer_id, "descendants": stopped,
+                    "reason": "exposed", "policySpace": space,
+                });
+                let change = Change { space: Some(&space), ..token_change(&token, actor, "token.revoke", detail) };
+                journal::record(&mut tx, actor, change).await?;
+                revoked = Some(stopped);
+            }
+        }
+        tx.commit().await?;
+        Ok(ExposureRecorded { first: true, revoked })
     }
 
     /// The newest change-feed position.

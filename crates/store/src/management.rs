@@ -3,7 +3,10 @@
 use crate::backend::Store;
 use crate::codec::*;
 use crate::error::{Conflict, StoreError, StoreResult};
-use crate::identity::{insert_token, record_change, token_change, token_from_row, AuthChange, TOKEN_COLUMNS};
+use crate::identity::{
+    insert_token, policy_from_row, record_change, token_change, token_from_row, AuthChange, POLICY_COLUMNS,
+    TOKEN_COLUMNS,
+};
 use crate::journal::{self, Actor, Change};
 use openmonime_domain::entities::{AccessToken, NewAccessToken, PolicyPatch, SpacePolicy};
 use openmonime_domain::ids::*;
@@ -62,12 +65,14 @@ impl Store {
         let policy = patch.apply(read_policy(&mut tx.tx, space).await?);
         let now = micros(time_fmt::now());
         sqlx::query(
-            "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (space_id) DO UPDATE SET max_token_lifetime_seconds = $2, allow_unbound_tokens = $3, updated_at = $4",
+            "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, revoke_exposed_tokens, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (space_id) DO UPDATE SET max_token_lifetime_seconds = $2, \
+             allow_unbound_tokens = $3, revoke_exposed_tokens = $4, updated_at = $5",
         )
         .bind(space.as_str())
         .bind(policy.max_token_lifetime_seconds)
         .bind(policy.allow_unbound_tokens as i64)
+        .bind(policy.revoke_exposed_tokens as i64)
         .bind(now)
         .execute(&mut *tx.tx)
         .await?;
@@ -75,6 +80,7 @@ impl Store {
         let detail = serde_json::json!({
             "maxTokenLifetimeSeconds": policy.max_token_lifetime_seconds,
             "allowUnboundTokens": policy.allow_unbound_tokens,
+            "revokeExposedTokens": policy.revoke_exposed_tokens,
         });
         journal::record(&mut tx, actor, space_change(space, "policy.update", space.as_str(), detail)).await?;
         tx.commit().await?;
@@ -314,19 +320,7 @@ fn space_change<'a>(space: &'a SpaceId, action: &'a str, subject: &'a str, detai
 }
 
 async fn read_policy(conn: &mut sqlx::AnyConnection, space: &SpaceId) -> StoreResult<SpacePolicy> {
-    let row =
-        sqlx::query("SELECT max_token_lifetime_seconds, allow_unbound_tokens FROM space_policies WHERE space_id = $1")
-            .bind(space.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(match row {
-        None => SpacePolicy::default(),
-        Some(r) => {
-            use sqlx::Row;
-            SpacePolicy {
-                max_token_lifetime_seconds: r.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
-                allow_unbound_tokens: int(&r, "allow_unbound_tokens")? != 0,
-            }
-        }
-    })
+    let sql = format!("SELECT {POLICY_COLUMNS} FROM space_policies p WHERE p.space_id = $1");
+    let row = sqlx::query(&sql).bind(space.as_str()).fetch_optional(&mut *conn).await?;
+    row.map_or(Ok(SpacePolicy::default()), |r| policy_from_row(&r))
 }

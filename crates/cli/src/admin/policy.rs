@@ -26,6 +26,9 @@ pub(super) enum PolicyCommand {
         /// Whether tokens not bound to this Space may be used against it.
         #[arg(long)]
         allow_unbound_tokens: Option<bool>,
+        /// Whether a token seen in a browser's request is revoked at once, with its descendants.
+        #[arg(long)]
+        revoke_exposed_tokens: Option<bool>,
     },
 }
 
@@ -35,7 +38,7 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
             let space = parse("Space id", &space, SpaceId::parse)?;
             view(SpacePolicy::from(&store.get_policy(&space).await.map_err(store_err)?))
         }
-        PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens } => {
+        PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens, revoke_exposed_tokens } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             store.get_space(&space).await.map_err(store_err)?;
             let max_token_lifetime_seconds = match max_token_lifetime.as_deref() {
@@ -43,7 +46,7 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
                 Some("none") => Some(None),
                 Some(raw) => Some(Some(parse_lifetime(raw)?.whole_seconds())),
             };
-            let patch = PolicyPatch { max_token_lifetime_seconds, allow_unbound_tokens };
+            let patch = PolicyPatch { max_token_lifetime_seconds, allow_unbound_tokens, revoke_exposed_tokens };
             let policy = store.update_policy(&space, patch, &Actor::Operator).await.map_err(store_err)?;
             view(SpacePolicy::from(&policy))
         }

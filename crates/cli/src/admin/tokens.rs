@@ -2,10 +2,10 @@
 
 use super::{parse, store_err, view};
 use clap::{Args, Subcommand};
-use openmonime_domain::entities::AccessToken;
-use openmonime_domain::ids::{MonimeerId, TokenId};
+use openmonime_domain::entities::{AccessToken, TokenStatus};
+use openmonime_domain::ids::{MonimeerId, SpaceId, TokenId};
 use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
-use openmonime_domain::{time_fmt, token};
+use openmonime_domain::{review, time_fmt, token};
 use openmonime_http::views::access::AccessToken as TokenView;
 use openmonime_store::journal::Actor;
 use openmonime_store::Store;
@@ -19,6 +19,22 @@ pub(super) enum TokenCommand {
     List {
         #[arg(long)]
         monimeer: String,
+    },
+    /// Review every active token that can act in a Space (its members' tokens bound to it or to
+    /// no Space): which never made a request, are idle, never expire, carry every permission,
+    /// expire soon or were seen in a browser.
+    Review {
+        #[arg(long)]
+        space: String,
+        /// No request for this long makes a token idle (default 90d).
+        #[arg(long)]
+        idle_after: Option<String>,
+        /// An expiry within this long is soon (default 7d).
+        #[arg(long)]
+        expires_within: Option<String>,
+        /// List every active token, not only the flagged ones.
+        #[arg(long)]
+        all: bool,
     },
     /// Revoke a token at once (also one still in its rotation grace).
     Revoke {
@@ -80,6 +96,21 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
             let tokens = store.list_tokens(&monimeer).await.map_err(store_err)?;
             json!({"tokens": tokens.iter().map(|t| token_json(t, None)).collect::<Vec<_>>()})
         }
+        TokenCommand::Review { space, idle_after, expires_within, all } => {
+            let space = parse("Space id", &space, SpaceId::parse)?;
+            store.get_space(&space).await.map_err(store_err)?;
+            let defaults = review::Spans::default();
+            let spans = review::Spans {
+                idle_after: idle_after.as_deref().map(parse_lifetime).transpose()?.unwrap_or(defaults.idle_after),
+                expires_soon: expires_within
+                    .as_deref()
+                    .map(parse_lifetime)
+                    .transpose()?
+                    .unwrap_or(defaults.expires_soon),
+            };
+            let tokens = store.list_space_tokens(&space).await.map_err(store_err)?;
+            review_report(&space, &tokens, spans, all, time_fmt::now())
+        }
         TokenCommand::Revoke { id, descendants } => {
             let id = parse("token id", &id, TokenId::parse)?;
             let (t, stopped) = store.revoke_lineage(&id, descendants, &Actor::Operator).await.map_err(store_err)?;
@@ -106,6 +137,45 @@ pub(super) async fn run(store: &Store, cmd: TokenCommand) -> Result<Value, Strin
             value["replaces"] = json!(old.id);
             value
         }
+    })
+}
+
+/// `admin token review`: per flag, how many active tokens have it, then the tokens themselves
+/// (flagged ones first, most flags first), each with its flags under the report's spans.
+fn review_report(
+    space: &SpaceId,
+    tokens: &[AccessToken],
+    spans: review::Spans,
+    all: bool,
+    now: time::OffsetDateTime,
+) -> Value {
+    let active: Vec<_> = tokens.iter().filter(|t| t.status(now) == TokenStatus::Active).collect();
+    let mut reviewed: Vec<_> =
+        active.iter().map(|t| (*t, review::flags(t, now, spans))).filter(|(_, f)| all || !f.is_empty()).collect();
+    reviewed.sort_by_key(|(_, flags)| std::cmp::Reverse(flags.len()));
+    let summary: serde_json::Map<String, Value> = review::Flag::ALL
+        .iter()
+        .map(|flag| {
+            let n = active.iter().filter(|t| review::flags(t, now, spans).contains(flag)).count();
+            (flag.word().to_owned(), json!(n))
+        })
+        .collect();
+    let entries: Vec<Value> = reviewed
+        .iter()
+        .map(|(t, flags)| {
+            let mut value = token_json(t, None);
+            value["reviewFlags"] = json!(flags.iter().map(|f| f.word()).collect::<Vec<_>>());
+            value
+        })
+        .collect();
+    json!({
+        "space": space,
+        "reviewTime": time_fmt::rfc3339(now),
+        "idleAfterSeconds": spans.idle_after.whole_seconds(),
+        "expiresWithinSeconds": spans.expires_soon.whole_seconds(),
+        "activeTokens": active.len(),
+        "flagged": summary,
+        "tokens": entries,
     })
 }
 

@@ -192,8 +192,79 @@ pub fn presented_token(headers: &HeaderMap) -> ApiResult<&str> {
     }
 }
 
-/// Validates the presented token against the store (through the cache): every 401 cause.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
+/// Validates the presented token against the store (through the cache): every 401 cause; then
+/// refuses a valid token that a browser sent (see [`refuse_browser_use`]).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> ApiResult<Arc<TokenLookup>> {
+    let found = valid_token(state, headers).await?;
+    refuse_browser(state, headers, &found, ip).await?;
+    Ok(found)
+}
+
+/// 403 when a browser made this request (see [`browser_origin`] and [`refuse_browser_use`]).
+async fn refuse_browser(state: &AppState, headers: &HeaderMap, found: &TokenLookup, ip: IpAddr) -> ApiResult<()> {
+    match browser_origin(headers) {
+        Some(origin) => Err(refuse_browser_use(state, found, origin, ip).await),
+        None => Ok(()),
+    }
+}
+
+/// `Some(origin)` when a browser made this request: every current browser sends `Sec-Fetch-Site`
+/// on every request, and `Origin` on cross-origin ones and on every POST. `Sec-Fetch-Mode` alone
+/// does not count: Node's built-in `fetch` sends `Sec-Fetch-Mode: cors` from servers
+/// (nodejs/undici#1305), and a server is where a token belongs.
+fn browser_origin(headers: &HeaderMap) -> Option<Option<&str>> {
+    if !headers.contains_key("origin") && !headers.contains_key("sec-fetch-site") {
+        return None;
+    }
+    // Kept for the owner to find the page; bounded so a header cannot grow the row.
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok()).map(|o| &o[..o.len().min(256)]);
+    Some(origin)
+}
+
+/// 403 `token_used_from_browser`. A token in a browser's request is in a web page's code, where
+/// anyone can read it: the token is marked exposed (shown on it and in `/v1/me`), once, with an
+/// audit record, and revoked with its descendants when a Space it could act in says so. The
+/// refusal stands even when the write fails: the request is refused either way.
+async fn refuse_browser_use(state: &AppState, found: &TokenLookup, origin: Option<&str>, ip: IpAddr) -> ApiError {
+    let token = &found.token;
+    let mut revoked = false;
+    if token.exposure.is_none() {
+        let actor = openmonime_store::journal::Actor::Request {
+            authority: openmonime_domain::grant::Authority::of(
+                token,
+                openmonime_domain::permission::PermissionSet::EMPTY,
+            ),
+            token: &token.id,
+            monimeer: &token.monimeer_id,
+            ip,
+            space: None,
+        };
+        match state.store.record_token_exposure(&token.id, origin, &actor).await {
+            Ok(recorded) => {
+                revoked |= recorded.revoked.is_some();
+                if recorded.first {
+                    state.auth.invalidate(&openmonime_store::identity::AuthChange::Token(token.id.clone()));
+                    if let Some(stopped) = &recorded.revoked {
+                        for child in stopped {
+                            state.auth.invalidate(&openmonime_store::identity::AuthChange::Token(child.clone()));
+                        }
+                    }
+                }
+            }
+            Err(err) => tracing::error!(token = %token.id, error = %err, "recording a token's exposure failed"),
+        }
+    }
+    let message = if revoked {
+        "access tokens must not be used from a browser: this one is now in a web page's code, and this Space's policy has revoked it"
+    } else {
+        "access tokens must not be used from a browser: this one is now in a web page's code, where anyone can read it; call Monime from your server, and rotate this token"
+    };
+    ApiError::forbidden("token_used_from_browser", message)
+        .with_detail(json!({"tokenId": token.id.as_str(), "revoked": revoked}))
+}
+
+/// The presented token, checked against the store: every 401 cause.
+async fn valid_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<TokenLookup>> {
     let presented = presented_token(headers)?;
     let found = state.auth.token(&TokenHash::of(presented)).await?;
     let found =
@@ -304,8 +375,13 @@ pub async fn authorize_limited(
     ip: IpAddr,
     endpoint: Option<&str>,
 ) -> ApiResult<Caller> {
-    let found = authenticate(state, headers).await?;
+    let found = valid_token(state, headers).await?;
     let token = &found.token;
+    if let Err(refused) = refuse_browser(state, headers, &found, ip).await {
+        // Charged like any refusal of a valid token, so a page cannot hammer it for free.
+        charge(state, token, None, endpoint).await?;
+        return Err(refused);
+    }
     let version = requested_version(headers)?.unwrap_or(token.api_version);
     let allowed_ip = token.allowed_ips.is_empty() || token.allowed_ips.iter().any(|net| net.contains(&ip));
     let ip_refused = || {

@@ -13,8 +13,9 @@ use crate::json::{ApiJson, OptionalApiJson};
 use crate::state::AppState;
 use crate::views::access::{
     AccessToken as TokenView, CreateAccessToken, ListAccessTokensQuery, Replaces, RevokeAccessToken, RotateAccessToken,
+    Span,
 };
-use crate::views::query::{ApiQuery, NoQuery};
+use crate::views::query::{ApiQuery, Flag, NoQuery};
 use crate::views::{List, One, Time};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,7 +24,8 @@ use openmonime_domain::entities::{AccessToken, NewAccessToken, TokenStatus};
 use openmonime_domain::escalation::{self, Escalation};
 use openmonime_domain::ids::TokenId;
 use openmonime_domain::issuance::{self, Expiry, IssueError, Issuer, NotActive, Rotation, TokenRequest};
-use openmonime_domain::{time_fmt, token};
+use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::{review, time_fmt, token};
 use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
 use serde_json::json;
@@ -65,24 +67,30 @@ pub async fn list(
 ) -> ApiResult<Json<List<TokenView>>> {
     let status = query.status.map(|s| s.0);
     let environment = query.environment.map(|e| e.0);
-    let expiring_within = query.expiring_within.and_then(|s| s.0);
     let now = time_fmt::now();
-    // `now + window`, or `None` past the last representable instant (every expiry is before it).
-    let horizon = expiring_within.map(|w| now.checked_add(w));
     let tokens = state.store.list_tokens(&caller.token.token.monimeer_id).await?;
     let items: Vec<TokenView> = tokens
         .iter()
         .filter(|t| escalation::manages(&caller.token.token, t))
         .filter(|t| status.is_none_or(|s| t.status(now) == s))
         .filter(|t| environment.is_none_or(|e| t.environment == e))
-        .filter(|t| {
-            horizon.is_none_or(|h| {
-                t.status(now) == TokenStatus::Active && t.expires_at.is_some_and(|e| h.is_none_or(|h| e <= h))
-            })
-        })
+        .filter(|t| review_filter(&query, t, now))
         .map(TokenView::new)
         .collect();
     Ok(Json(List::all(items)))
+}
+
+/// The review filters of `GET /v1/access-tokens`: each one asked for narrows to active tokens
+/// that have its flag (the rules live in `domain::review`, shared with `admin token review`).
+fn review_filter(query: &ListAccessTokensQuery, t: &AccessToken, now: OffsetDateTime) -> bool {
+    let span = |s: &Option<Span>| s.as_ref().and_then(|s| s.0);
+    let asked = |f: &Option<Flag>| f.is_some_and(|f| f.0);
+    let active = t.status(now) == TokenStatus::Active;
+    span(&query.expiring_within).is_none_or(|w| review::expires_within(t, now, w))
+        && span(&query.unused_for).is_none_or(|w| active && review::unused_for(t, now, w))
+        && (!asked(&query.without_expiry) || (active && t.expires_at.is_none()))
+        && (!asked(&query.all_permissions) || (active && t.permissions == PermissionSet::all()))
+        && (!asked(&query.exposed) || t.exposure.is_some())
 }
 
 pub async fn get(

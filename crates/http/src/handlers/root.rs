@@ -59,7 +59,7 @@ pub async fn root(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
 ) -> Result<Json<Root>, crate::error::ApiError> {
-    let caller = match authenticate(&state, &headers).await {
+    let caller = match authenticate(&state, &headers, ip).await {
         Ok(found) => Some(found),
         // A presented token that fails counts against the per-IP failed-authentication limit, as on
         // `/v1`: otherwise this route would be an unthrottled validity oracle.

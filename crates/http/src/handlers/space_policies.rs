@@ -41,6 +41,7 @@ pub async fn update(
         patch.max_token_lifetime_seconds = Some(max);
     }
     patch.allow_unbound_tokens = body.allow_unbound_tokens;
+    patch.revoke_exposed_tokens = body.revoke_exposed_tokens;
     let policy = state.store.update_policy(space, patch, &audit_events::actor(&caller)).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     let view = SpacePolicy::from(&policy);

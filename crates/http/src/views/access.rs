@@ -1,12 +1,13 @@
 //! Access tokens and the caller's identity: openmonime's own shapes (Monime manages tokens in its
 //! dashboard), used by the API and by `admin token …`.
 
-use super::query::{from_text, refuse, Text};
+use super::query::{from_text, refuse, Flag, Text};
 use super::space::SpacePolicy;
 use super::{any_object, open, permission_words, Time, Word, Words};
 use crate::handlers::params::present;
 use openmonime_domain::entities::{AccessToken as Token, TokenStatus};
 use openmonime_domain::permission::PermissionSet;
+use openmonime_domain::review;
 use openmonime_domain::version::ApiVersion;
 use openmonime_domain::Environment;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -37,6 +38,13 @@ pub struct AccessToken {
     pub last_used_time: Option<Time>,
     pub last_used_ip: Option<String>,
     pub request_count: i64,
+    /// Set once the token has arrived in a request a browser made: it is in a web page's code
+    /// and should be rotated. Null otherwise.
+    pub exposure: Option<Exposure>,
+    /// What a review should look at on an active token: `never_used`, `idle` (no request for 90
+    /// days), `no_expiry`, `all_permissions`, `expires_soon` (within 7 days), `exposed`.
+    #[schemars(with = "Vec<String>")]
+    pub review_flags: Vec<&'static str>,
     /// The secret: present only in the create and rotate responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
@@ -49,6 +57,15 @@ pub struct AccessToken {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub replaces: Option<Replaces>,
+}
+
+/// When and where a token was seen in a browser.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Exposure {
+    pub detect_time: Time,
+    /// The page's origin, when the browser sent one.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +95,11 @@ impl AccessToken {
             last_used_time: Time::opt(t.usage.last_used_at),
             last_used_ip: t.usage.last_used_ip.clone(),
             request_count: t.usage.request_count,
+            exposure: t
+                .exposure
+                .as_ref()
+                .map(|e| Exposure { detect_time: Time(e.detected_at), origin: e.origin.clone() }),
+            review_flags: review::flags(t, now, review::Spans::default()).into_iter().map(review::Flag::word).collect(),
             token: None,
             revoked_descendants: None,
             replaces: None,
@@ -191,6 +213,23 @@ pub struct ListAccessTokensQuery {
     #[serde(default)]
     #[schemars(with = "Span")]
     pub expiring_within: Option<Span>,
+    /// Only active tokens that have made no request for this span (counted from creation for a
+    /// token never used), like `90d`.
+    #[serde(default)]
+    #[schemars(with = "Span")]
+    pub unused_for: Option<Span>,
+    /// `true`: only active tokens that never expire.
+    #[serde(default)]
+    #[schemars(with = "Flag")]
+    pub without_expiry: Option<Flag>,
+    /// `true`: only active tokens carrying every permission.
+    #[serde(default)]
+    #[schemars(with = "Flag")]
+    pub all_permissions: Option<Flag>,
+    /// `true`: only tokens seen in a browser's request.
+    #[serde(default)]
+    #[schemars(with = "Flag")]
+    pub exposed: Option<Flag>,
 }
 
 /// A token status as a list filter: `active`, `expired`, `revoked` (upper case accepted too, as

@@ -74,6 +74,8 @@ impl SpaceRole {
 pub struct SpacePolicy {
     pub max_token_lifetime_seconds: Option<i64>,
     pub allow_unbound_tokens: bool,
+    /// Revoke a token, with every token it minted, when it is seen in a browser's request.
+    pub revoke_exposed_tokens: bool,
 }
 
 impl From<&Policy> for SpacePolicy {
@@ -81,6 +83,7 @@ impl From<&Policy> for SpacePolicy {
         SpacePolicy {
             max_token_lifetime_seconds: p.max_token_lifetime_seconds,
             allow_unbound_tokens: p.allow_unbound_tokens,
+            revoke_exposed_tokens: p.revoke_exposed_tokens,
         }
     }
 }
@@ -157,6 +160,9 @@ pub struct UpdateSpacePolicies {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "bool")]
     pub allow_unbound_tokens: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "bool")]
+    pub revoke_exposed_tokens: Option<bool>,
 }
 
 /// `GET /v1/audit-events`.

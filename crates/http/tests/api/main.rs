@@ -29,5 +29,6 @@ mod path_ids;
 mod payouts;
 mod ratelimits;
 mod shutdown;
+mod token_hygiene;
 mod transfers;
 mod webhooks;

@@ -1,0 +1,264 @@
+//! Token hygiene that no anchor enforces (issue 20): a token a browser sends is refused, marked
+//! exposed once, and revoked with its descendants where a Space's policy says so.
+
+use crate::support::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// A test owner with an all-permission unbound test token and its id.
+struct Holder {
+    app: TestApp,
+    owner: Owner,
+    token: String,
+    id: String,
+    token_id: openmonime_domain::ids::TokenId,
+}
+
+impl Holder {
+    async fn open() -> Holder {
+        let app = TestApp::spawn().await;
+        let owner = app.owner().await;
+        let (token, id) = app.token_with(&owner.monimeer, TokenSpec::default()).await;
+        Holder { app, owner, token, id: id.to_string(), token_id: id }
+    }
+
+    /// `GET /v1/me` from a server (no browser headers): status and body.
+    async fn me(&self, token: &str) -> (u16, Value) {
+        let (status, _, body) = send(self.app.get("/v1/me", token, &self.owner.space)).await;
+        (status, body)
+    }
+
+    /// `GET /v1/access-tokens?{query}` with the holder's token.
+    async fn list(&self, query: &str) -> (u16, Value) {
+        let url = self.app.url(&format!("/v1/access-tokens?{query}"));
+        let (status, _, body) = send(self.app.client.get(url).bearer_auth(&self.token)).await;
+        (status, body)
+    }
+
+    /// The caller's own token audit log, by action.
+    async fn my_audit(&self, token: &str, action: &str) -> Vec<Value> {
+        let (status, _, body) = send(self.app.client.get(self.app.url("/v1/me/audit-events")).bearer_auth(token)).await;
+        assert_eq!(status, 200, "{body}");
+        body["result"].as_array().unwrap().iter().filter(|e| e["action"] == action).cloned().collect()
+    }
+}
+
+#[tokio::test]
+async fn a_token_a_browser_sends_is_refused_and_marked_exposed_once() {
+    let h = Holder::open().await;
+    // A page's fetch carries `Origin` (and `Sec-Fetch-Site`): refused before the route runs.
+    let page = h
+        .app
+        .get("/v1/financial-accounts", &h.token, &h.owner.space)
+        .header("Origin", "https://shop.example")
+        .header("Sec-Fetch-Site", "cross-site")
+        .header("Sec-Fetch-Mode", "cors");
+    let (status, _, body) = send(page).await;
+    let err = assert_error(status, &body, 403, "token_used_from_browser");
+    assert_eq!(err["details"][0]["tokenId"], h.id.as_str(), "{body}");
+    assert_eq!(err["details"][0]["revoked"], false, "{body}");
+    assert!(!body.to_string().contains(&h.token), "the secret is never echoed: {body}");
+
+    // From a server the token still works (no policy revokes it) and shows its exposure.
+    let (status, me) = h.me(&h.token).await;
+    assert_eq!(status, 200, "{me}");
+    let exposure = &me["result"]["token"]["exposure"];
+    assert_eq!(exposure["origin"], "https://shop.example", "{me}");
+    assert!(exposure["detectTime"].is_string(), "{me}");
+
+    // Every browser signal but Node's lone `Sec-Fetch-Mode` refuses; the first exposure stays.
+    for (header, value) in [("Sec-Fetch-Site", "same-origin"), ("Origin", "https://elsewhere.example")] {
+        let (status, _, body) = send(h.app.get("/v1/me", &h.token, &h.owner.space).header(header, value)).await;
+        assert_error(status, &body, 403, "token_used_from_browser");
+    }
+    let (status, _, body) = send(h.app.get("/v1/me", &h.token, &h.owner.space).header("Sec-Fetch-Mode", "cors")).await;
+    assert_eq!(status, 200, "Node's fetch sends Sec-Fetch-Mode: cors from a server: {body}");
+    let (_, me) = h.me(&h.token).await;
+    assert_eq!(me["result"]["token"]["exposure"]["origin"], "https://shop.example", "{me}");
+
+    // The list shows it too, and the owner's log has exactly one `token.exposed`, naming the origin.
+    let (status, _, list) = send(h.app.client.get(h.app.url("/v1/access-tokens")).bearer_auth(&h.token)).await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list["result"].as_array().unwrap().iter().find(|t| t["id"] == h.id.as_str()).unwrap();
+    assert_eq!(listed["exposure"]["origin"], "https://shop.example", "{list}");
+    let exposed = h.my_audit(&h.token, "token.exposed").await;
+    assert_eq!(exposed.len(), 1, "{exposed:?}");
+    assert_eq!(exposed[0]["subject"], h.id.as_str());
+    assert_eq!(exposed[0]["detail"]["origin"], "https://shop.example");
+
+    // A token that never met a browser shows none.
+    let other = h.app.token(&h.owner.monimeer).await;
+    let (_, me) = h.me(&other).await;
+    assert_eq!(me["result"]["token"]["exposure"], Value::Null, "{me}");
+}
+
+#[tokio::test]
+async fn an_invalid_token_from_a_browser_is_a_plain_401_and_marks_nothing() {
+    let h = Holder::open().await;
+    let revoke = h.app.client.post(h.app.url(&format!("/v1/access-tokens/{}/revoke", h.id))).bearer_auth(&h.token);
+    let (status, _, body) = send(revoke.json(&json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    let page = h.app.get("/v1/me", &h.token, &h.owner.space).header("Origin", "https://shop.example");
+    let (status, _, body) = send(page).await;
+    assert_error(status, &body, 401, "token_revoked");
+    let fake = "mon_test_000000000000000000000000000000AAAAAA";
+    let (status, _, body) =
+        send(h.app.get("/v1/me", fake, &h.owner.space).header("Origin", "https://shop.example")).await;
+    assert_eq!(status, 401, "{body}");
+    let stored = h.app.store().get_token(&h.token_id).await.unwrap();
+    assert_eq!(stored.exposure, None);
+}
+
+#[tokio::test]
+async fn a_space_policy_revokes_an_exposed_token_with_every_token_it_minted() {
+    let h = Holder::open().await;
+    let live = h.app.live_token(&h.owner.monimeer).await;
+    // A test token cannot set the policy (governance is live); a live one can.
+    let body = json!({"revokeExposedTokens": true});
+    let (status, _, res) = send(h.app.patch("/v1/space-policies", &h.token, &h.owner.space, &body)).await;
+    assert_error(status, &res, 403, "live_token_required");
+    let (status, _, res) = send(h.app.patch("/v1/space-policies", &live, &h.owner.space, &body)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["result"]["revokeExposedTokens"], true, "{res}");
+    assert_eq!(res["result"]["allowUnboundTokens"], true, "other fields keep their values: {res}");
+
+    // The token mints a child, then leaks into a page.
+    let mint = json!({"name": "child", "permissions": ["financial-accounts:read"]});
+    let (status, _, child) =
+        send(h.app.client.post(h.app.url("/v1/access-tokens")).bearer_auth(&h.token).json(&mint)).await;
+    assert_eq!(status, 200, "{child}");
+    let child_secret = child["result"]["token"].as_str().unwrap().to_owned();
+    let child_id = child["result"]["id"].as_str().unwrap().to_owned();
+    let page = h
+        .app
+        .req(Method::GET, "/v1/financial-accounts", &h.token, &h.owner.space)
+        .header("Sec-Fetch-Site", "cross-site");
+    let (status, _, body) = send(page).await;
+    let err = assert_error(status, &body, 403, "token_used_from_browser");
+    assert_eq!(err["details"][0]["revoked"], true, "{body}");
+
+    // Both stop at once, on this node, for every route.
+    for secret in [&h.token, &child_secret] {
+        let (status, body) = h.me(secret).await;
+        assert_error(status, &body, 401, "token_revoked");
+    }
+    // The Space that asked for it sees the revocation, naming the cause and the descendant.
+    // (in the test environment's log: the token is a test token)
+    let reader = h.app.token(&h.owner.monimeer).await;
+    let (status, _, log) = send(h.app.get("/v1/audit-events?action=token.revoke", &reader, &h.owner.space)).await;
+    assert_eq!(status, 200, "{log}");
+    let record = log["result"].as_array().unwrap().iter().find(|e| e["subject"] == h.id.as_str()).cloned();
+    let record = record.unwrap_or_else(|| panic!("no token.revoke for the exposed token: {log}"));
+    assert_eq!(record["detail"]["reason"], "exposed", "{record}");
+    assert_eq!(record["detail"]["descendants"], json!([child_id]), "{record}");
+
+    // A token in its rotation grace stops alone: the holder of the old token cannot stop the
+    // successor minted to replace it.
+    let (old, old_id) = h.app.token_with(&h.owner.monimeer, TokenSpec::default()).await;
+    let rotate = h.app.client.post(h.app.url(&format!("/v1/access-tokens/{old_id}/rotate"))).bearer_auth(&old);
+    let (status, _, rotated) = send(rotate.json(&json!({"gracePeriodSeconds": 600}))).await;
+    assert_eq!(status, 200, "{rotated}");
+    let successor = rotated["result"]["token"].as_str().unwrap().to_owned();
+    let page = h.app.get("/v1/me", &old, &h.owner.space).header("Origin", "https://shop.example");
+    let (status, _, body) = send(page).await;
+    assert_error(status, &body, 403, "token_used_from_browser");
+    let (status, body) = h.me(&old).await;
+    assert_error(status, &body, 401, "token_revoked");
+    let (status, body) = h.me(&successor).await;
+    assert_eq!(status, 200, "the successor keeps working: {body}");
+
+    // A token that is unbound but whose owner belongs to no strict Space is only marked.
+    let elsewhere = h.app.owner().await;
+    let (loose, _) = h.app.token_with(&elsewhere.monimeer, TokenSpec::default()).await;
+    let page = h.app.get("/v1/me", &loose, &elsewhere.space).header("Origin", "https://shop.example");
+    let (status, _, body) = send(page).await;
+    let err = assert_error(status, &body, 403, "token_used_from_browser");
+    assert_eq!(err["details"][0]["revoked"], false, "{body}");
+    let (status, _, body) = send(h.app.get("/v1/me", &loose, &elsewhere.space)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn cors_preflights_to_the_api_get_no_permissive_answer() {
+    let h = Holder::open().await;
+    for path in ["/v1/financial-accounts", "/v1/me", "/"] {
+        let preflight = h
+            .app
+            .client
+            .request(Method::OPTIONS, h.app.url(path))
+            .header("Origin", "https://shop.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization, monime-space-id");
+        let (status, headers, body) = send(preflight).await;
+        assert!(status >= 400, "{path}: a preflight is not approved: {status} {body}");
+        for name in ["access-control-allow-origin", "access-control-allow-headers", "access-control-allow-methods"] {
+            assert!(!headers.contains_key(name), "{path}: {name} in the answer to a preflight");
+        }
+        assert_eq!(body["success"], false, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_token_list_filters_what_a_review_looks_for() {
+    use openmonime_domain::permission::Permission;
+    let h = Holder::open().await;
+    let (app, me) = (&h.app, &h.owner.monimeer);
+    let narrow = perms(&[Permission::FinancialAccountsRead]);
+    let soon = TokenSpec { permissions: narrow, expires_at: now_plus(time::Duration::days(3)), ..TokenSpec::default() };
+    let (_, soon) = app.token_with(me, soon).await;
+    let later =
+        TokenSpec { permissions: narrow, expires_at: now_plus(time::Duration::days(60)), ..TokenSpec::default() };
+    let (_, idle) = app.token_with(me, later).await;
+    let last_use = time::OffsetDateTime::now_utc() - time::Duration::days(100);
+    sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind((last_use.unix_timestamp_nanos() / 1000) as i64)
+        .bind(idle.as_str())
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    let (_, stopped) = app.token_with(me, TokenSpec::default()).await;
+    app.store().revoke_token(&stopped, &openmonime_store::journal::Actor::Operator).await.unwrap();
+
+    let ids = |body: &Value| -> Vec<String> {
+        let mut ids: Vec<String> =
+            body["result"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    let (all_perm_no_expiry, soon, idle) = (h.id.clone(), soon.to_string(), idle.to_string());
+    for (query, want) in [
+        ("withoutExpiry=true", vec![all_perm_no_expiry.clone()]),
+        ("allPermissions=true", vec![all_perm_no_expiry.clone()]),
+        ("expiringWithin=7d", vec![soon.clone()]),
+        ("unusedFor=90d", vec![idle.clone()]),
+        ("unusedFor=90d&allPermissions=true", vec![]),
+        ("exposed=true", vec![]),
+        ("withoutExpiry=false", {
+            let mut every = vec![all_perm_no_expiry.clone(), soon.clone(), idle.clone(), stopped.to_string()];
+            every.sort();
+            every
+        }),
+    ] {
+        let (status, body) = h.list(query).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(ids(&body), want, "{query}: {body}");
+    }
+    for bad in ["unusedFor=soon", "allPermissions=yes"] {
+        let (status, body) = h.list(bad).await;
+        let err = assert_error(status, &body, 400, "validation_failed");
+        assert_eq!(err["details"][0]["reason"], "invalid_value", "{body}");
+    }
+
+    // Each token says what a review would flag on it; a stopped token has nothing left to review.
+    let (_, body) = h.list("").await;
+    let flags_of = |id: &str| -> Vec<String> {
+        let token = body["result"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap();
+        token["reviewFlags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
+    };
+    // (The listing token's own `never_used` depends on when its usage was last flushed.)
+    let listing = flags_of(&all_perm_no_expiry);
+    assert!(listing.ends_with(&["no_expiry".to_owned(), "all_permissions".to_owned()]), "{listing:?}");
+    assert_eq!(flags_of(&soon), ["never_used", "expires_soon"]);
+    assert_eq!(flags_of(&idle), ["idle"]);
+    assert!(flags_of(stopped.as_str()).is_empty());
+}
