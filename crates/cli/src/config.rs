@@ -48,6 +48,14 @@ pub struct ServeArgs {
     /// (see docs/collections.md). Without it, payments pay no fees.
     #[arg(long, env = "OPENMONIME_FEES")]
     pub fees: Option<PathBuf>,
+    /// GitHub's secret-scanning keys, as GitHub publishes them (a JSON key document): without
+    /// them (or a URL), `POST /secret-scanning/github` answers 503.
+    #[arg(long, env = "OPENMONIME_SECRET_SCANNING_KEYS")]
+    pub secret_scanning_keys: Option<PathBuf>,
+    /// Where to fetch that key document again, at start and every 6 hours (GitHub's is
+    /// https://api.github.com/meta/public_keys/secret_scanning); the keys held stay when it fails.
+    #[arg(long, env = "OPENMONIME_SECRET_SCANNING_KEYS_URL")]
+    pub secret_scanning_keys_url: Option<String>,
     /// A proxy range whose forwarding headers are trusted (repeatable; comma-separated in the variable).
     #[arg(long = "trusted-proxy", env = "OPENMONIME_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
@@ -153,6 +161,8 @@ pub struct FileConfig {
     geoip_db: Option<PathBuf>,
     catalogue: Option<PathBuf>,
     fees: Option<PathBuf>,
+    secret_scanning_keys: Option<PathBuf>,
+    secret_scanning_keys_url: Option<String>,
     #[serde(default)]
     trusted_proxies: Vec<IpNet>,
     #[serde(default)]
@@ -292,6 +302,17 @@ impl ServeArgs {
             fees.check().map_err(|e| format!("{}: {e}", path.display()))?;
             server.fees = std::sync::Arc::new(fees);
         }
+        let keys_url = self.secret_scanning_keys_url.clone().or(file.secret_scanning_keys_url);
+        let keys = match self.secret_scanning_keys.clone().or(file.secret_scanning_keys) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read the secret-scanning keys {}: {e}", path.display()))?;
+                openmonime_domain::leak_report::SigningKeys::parse(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Default::default(),
+        };
+        server.leak_keys = openmonime_http::leak_keys::LeakKeys::new(keys, keys_url);
         Ok(ServeSettings {
             database: self.db.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),
             log_format: self.db.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),

@@ -4,10 +4,12 @@
 
 use crate::checkout::CheckoutSession;
 use crate::entities::{FinancialAccount, InternalTransfer};
+use crate::ids::{MonimeerId, SpaceId, TokenId};
 use crate::payment::Payment;
 use crate::payment_code::PaymentCode;
 use crate::payout::Payout;
 use crate::ussd_otp::UssdOtp;
+use crate::Environment;
 use serde::{Deserialize, Serialize};
 
 /// The events openmonime emits (later resources add theirs).
@@ -37,10 +39,13 @@ pub enum EventName {
     PayoutProcessing,
     PayoutCompleted,
     PayoutFailed,
+    /// A token was reported published (GitHub's secret scanning, or the public report form) and
+    /// revoked; openmonime's own event.
+    AccessTokenLeaked,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 21] = [
+    pub const ALL: [EventName; 22] = [
         EventName::FinancialAccountCreated,
         EventName::FinancialAccountCredited,
         EventName::FinancialAccountDebited,
@@ -62,6 +67,7 @@ impl EventName {
         EventName::PayoutProcessing,
         EventName::PayoutCompleted,
         EventName::PayoutFailed,
+        EventName::AccessTokenLeaked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +93,7 @@ impl EventName {
             EventName::PayoutProcessing => "payout.processing",
             EventName::PayoutCompleted => "payout.completed",
             EventName::PayoutFailed => "payout.failed",
+            EventName::AccessTokenLeaked => "access_token.leaked",
         }
     }
 
@@ -111,6 +118,22 @@ pub enum Snapshot {
     UssdOtp(UssdOtp),
     CheckoutSession(Box<CheckoutSession>),
     Payout(Box<Payout>),
+    AccessToken(Box<TokenNotice>),
+}
+
+/// What an `access_token.*` event says of a token: who and where, never its secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenNotice {
+    pub id: TokenId,
+    pub name: String,
+    pub hint: String,
+    pub environment: Environment,
+    pub monimeer_id: MonimeerId,
+    pub space_id: Option<SpaceId>,
+    /// Where the token was found, as the report gave it.
+    pub url: Option<String>,
+    /// Whether the report stopped it (false: it had already stopped).
+    pub revoked: bool,
 }
 
 impl Snapshot {
@@ -123,6 +146,7 @@ impl Snapshot {
             Snapshot::UssdOtp(o) => o.id.as_str(),
             Snapshot::CheckoutSession(c) => c.id.as_str(),
             Snapshot::Payout(p) => p.id.as_str(),
+            Snapshot::AccessToken(t) => t.id.as_str(),
         }
     }
 
@@ -136,6 +160,7 @@ impl Snapshot {
             Snapshot::UssdOtp(_) => "ussd_otp",
             Snapshot::CheckoutSession(_) => "checkout_session",
             Snapshot::Payout(_) => "payout",
+            Snapshot::AccessToken(_) => "access_token",
         }
     }
 }

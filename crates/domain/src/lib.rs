@@ -17,6 +17,7 @@ pub mod fees;
 pub mod grant;
 pub mod ids;
 pub mod issuance;
+pub mod leak_report;
 pub mod metadata;
 pub mod money;
 pub mod payment;

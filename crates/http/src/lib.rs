@@ -15,6 +15,7 @@ pub mod geoip;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
+pub mod leak_keys;
 pub mod openapi;
 pub mod pages;
 pub mod payout_worker;
@@ -58,6 +59,8 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         )
         .route("/healthz", get(handlers::health::healthz))
         .route("/readyz", get(handlers::health::readyz))
+        .route("/secret-scanning/github", axum::routing::post(handlers::token_reports::github))
+        .route("/token-reports", axum::routing::post(handlers::token_reports::public))
         .merge(api)
         .merge(pages::routes())
         .merge(extra)
@@ -120,6 +123,18 @@ pub async fn serve(
             }
         }
     });
+    if state.config.leak_keys.url.is_some() {
+        let keys = state.config.leak_keys.clone();
+        background.every(leak_keys::REFRESH_EVERY, First::AtStart, move || {
+            let keys = keys.clone();
+            async move {
+                match keys.refresh().await {
+                    Ok(count) => tracing::info!(keys = count, "secret-scanning keys refreshed"),
+                    Err(error) => tracing::warn!(%error, "secret-scanning keys not refreshed; keeping the ones held"),
+                }
+            }
+        });
+    }
     if state.config.delivery.enabled {
         let worker = delivery::Worker::new(
             state.store.clone(),

@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub fees: std::sync::Arc<openmonime_domain::fees::FeeConfig>,
     /// How often this node fires what fell due: expiries, late payment confirmations.
     pub sweep_every: Duration,
+    /// The keys that sign GitHub's secret-scanning reports (none: that route answers 503).
+    pub leak_keys: crate::leak_keys::LeakKeys,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +81,7 @@ impl Default for ServerConfig {
             rails: crate::rail::Rails::default(),
             fees: std::sync::Arc::default(),
             sweep_every: Duration::from_secs(1),
+            leak_keys: crate::leak_keys::LeakKeys::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::journal::{self, Actor, Change};
 use crate::ledger;
 use ipnet::IpNet;
 use openmonime_domain::entities::*;
+use openmonime_domain::event::{EventName, Snapshot, TokenNotice};
 use openmonime_domain::grant::Grantable;
 use openmonime_domain::ids::*;
 use openmonime_domain::permission::PermissionSet;
@@ -244,6 +245,15 @@ pub struct ExposureRecorded {
     pub first: bool,
     /// A Space's policy revoked the token; with the descendants stopped with it.
     pub revoked: Option<Vec<TokenId>>,
+}
+
+/// What [`Store::record_token_leak`] did to the reported token.
+#[derive(Debug)]
+pub struct LeakRecorded {
+    /// The token as it was before the report.
+    pub token: AccessToken,
+    /// `None`: it had already stopped. Otherwise the descendants stopped with it.
+    pub stopped: Option<Vec<TokenId>>,
 }
 
 /// A token as the caller's transaction sees it.
@@ -797,6 +807,66 @@ impl Store {
         }
         tx.commit().await?;
         Ok(ExposureRecorded { first: true, revoked })
+    }
+
+    /// A report that the token whose hash is `hash` was published at `url`, by `reporter` (GitHub's
+    /// scanner, or anyone through the public form). When a token has this hash, in one
+    /// transaction: it stops now with every token it minted (alone when it is in its rotation
+    /// grace; nothing changes when it had already stopped), and a `token.leaked` record with the
+    /// URL goes to its Space — to each of its owner's Spaces when it is unbound, or to the
+    /// owner's log alone when they have none — with an `access_token.leaked` event for each of
+    /// those Spaces' webhooks in the token's environment. `None` when no token has this hash.
+    pub async fn record_token_leak(
+        &self,
+        hash: &TokenHash,
+        url: Option<&str>,
+        reporter: &'static str,
+    ) -> StoreResult<Option<LeakRecorded>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens t WHERE t.token_hash = $1");
+        let Some(row) = sqlx::query(&sql).bind(hash.to_hex()).fetch_optional(&mut *tx.tx).await? else {
+            return Ok(None);
+        };
+        let token = token_from_row(&row)?;
+        let lineage = token.revoked_at.is_none();
+        let stopped = revoke_in(&mut tx, &token.id, lineage).await?;
+        let spaces: Vec<SpaceId> = match &token.space_id {
+            Some(space) => vec![space.clone()],
+            None => sqlx::query("SELECT space_id FROM memberships WHERE monimeer_id = $1 ORDER BY space_id")
+                .bind(token.monimeer_id.as_str())
+                .fetch_all(&mut *tx.tx)
+                .await?
+                .iter()
+                .map(|r| crate::codec::id(r, "space_id", SpaceId::parse))
+                .collect::<StoreResult<_>>()?,
+        };
+        let actor = Actor::System(reporter);
+        let detail = serde_json::json!({
+            "name": token.name, "monimeer": token.monimeer_id, "url": url,
+            "revoked": stopped.is_some(), "descendants": stopped.clone().unwrap_or_default(),
+        });
+        if spaces.is_empty() {
+            journal::record(&mut tx, &actor, token_change(&token, &actor, "token.leaked", detail.clone())).await?;
+        }
+        let notice = Snapshot::AccessToken(Box::new(TokenNotice {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            hint: token.hint.clone(),
+            environment: token.environment,
+            monimeer_id: token.monimeer_id.clone(),
+            space_id: token.space_id.clone(),
+            url: url.map(str::to_owned),
+            revoked: stopped.is_some(),
+        }));
+        for space in &spaces {
+            let change = Change { space: Some(space), ..token_change(&token, &actor, "token.leaked", detail.clone()) };
+            journal::record(&mut tx, &actor, change).await?;
+            // The Space's webhooks of the token's environment hear of it, in the same transaction.
+            let tenant = Tenant { space_id: space.clone(), environment: token.environment };
+            journal::publish(&mut tx, &tenant, EventName::AccessTokenLeaked, &notice).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(LeakRecorded { token, stopped }))
     }
 
     /// The newest change-feed position.

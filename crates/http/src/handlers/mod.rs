@@ -19,6 +19,7 @@ pub mod space_members;
 pub mod space_policies;
 pub mod space_roles;
 pub mod test_helpers;
+pub mod token_reports;
 pub mod ussd_otps;
 pub mod webhooks;
 

@@ -59,6 +59,35 @@ pub struct AccessToken {
     pub replaces: Option<Replaces>,
 }
 
+/// `data` of an `access_token.*` event: the token, never its secret.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenNotice {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub environment: Word<Environment>,
+    pub monimeer_id: String,
+    pub space_id: Option<String>,
+    pub url: Option<String>,
+    pub revoked: bool,
+}
+
+impl TokenNotice {
+    pub fn new(t: &openmonime_domain::event::TokenNotice) -> Self {
+        TokenNotice {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            hint: t.hint.clone(),
+            environment: Word(t.environment),
+            monimeer_id: t.monimeer_id.to_string(),
+            space_id: t.space_id.as_ref().map(|s| s.to_string()),
+            url: t.url.clone(),
+            revoked: t.revoked,
+        }
+    }
+}
+
 /// When and where a token was seen in a browser.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

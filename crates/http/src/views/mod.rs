@@ -24,6 +24,7 @@ pub mod access;
 pub mod catalogue;
 pub mod checkout;
 pub mod collections;
+pub mod leaks;
 pub mod ledger;
 pub mod payouts;
 pub mod query;

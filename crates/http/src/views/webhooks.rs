@@ -228,6 +228,7 @@ impl Delivery {
                 serde_json::to_value(super::checkout::CheckoutSession::new((**c).clone(), public_url))
             }
             Snapshot::Payout(p) => serde_json::to_value(super::payouts::Payout::new((**p).clone())),
+            Snapshot::AccessToken(t) => serde_json::to_value(super::access::TokenNotice::new(t)),
         }
         .unwrap_or(Value::Null);
         Delivery {

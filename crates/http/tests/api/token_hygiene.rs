@@ -262,3 +262,200 @@ async fn the_token_list_filters_what_a_review_looks_for() {
     assert_eq!(flags_of(&idle), ["idle"]);
     assert!(flags_of(stopped.as_str()).is_empty());
 }
+
+/// GitHub's side of the secret-scanning partnership: a P-256 key, its published key document
+/// served over HTTP, and reports signed as GitHub signs them.
+struct Scanner {
+    key: p256::ecdsa::SigningKey,
+    key_id: &'static str,
+    keys_url: String,
+}
+
+impl Scanner {
+    /// Publishes the key document on a local HTTP server, as api.github.com does.
+    async fn publish() -> Scanner {
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        let key = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+        let key_id = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
+        let pem = key.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let document = json!({"public_keys": [{"key_identifier": key_id, "key": pem, "is_current": true}]}).to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = axum::Router::new().route(
+            "/meta/public_keys/secret_scanning",
+            axum::routing::get(move || std::future::ready(document.clone())),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Scanner { key, key_id, keys_url: format!("http://{addr}/meta/public_keys/secret_scanning") }
+    }
+
+    /// POSTs `body` to the server's partner endpoint, signed with `key_id` (or not at all).
+    async fn report(&self, app: &TestApp, body: &str, key_id: Option<&str>) -> (u16, Value) {
+        use base64::Engine as _;
+        use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::DerSignature = self.key.sign(body.as_bytes());
+        let mut req = app
+            .client
+            .post(app.url("/secret-scanning/github"))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(key_id) = key_id {
+            req = req
+                .header("Github-Public-Key-Identifier", key_id)
+                .header("Github-Public-Key-Signature", base64::engine::general_purpose::STANDARD.encode(signature));
+        }
+        let (status, _, answer) = send(req).await;
+        (status, answer)
+    }
+}
+
+fn match_of(token: &str) -> Value {
+    json!({"token": token, "type": "openmonime_access_token", "url": "https://github.com/octo/shop/blob/main/.env", "source": "content"})
+}
+
+#[tokio::test]
+async fn a_signed_github_report_revokes_a_real_token_with_its_lineage_and_labels_every_match() {
+    let scanner = Scanner::publish().await;
+    let keys = openmonime_http::leak_keys::LeakKeys::new(Default::default(), Some(scanner.keys_url.clone()));
+    let config = openmonime_http::ServerConfig { leak_keys: keys, ..Default::default() };
+    let app = TestApp::spawn_with(config, None).await;
+    let owner = app.owner().await;
+    let (leaked, leaked_id) = app.token_with(&owner.monimeer, TokenSpec::default()).await;
+    let mint = json!({"name": "child", "permissions": ["financial-accounts:read"]});
+    let (status, _, child) = send(app.client.post(app.url("/v1/access-tokens")).bearer_auth(&leaked).json(&mint)).await;
+    assert_eq!(status, 200, "{child}");
+    let child = child["result"]["token"].as_str().unwrap().to_owned();
+    let bystander = app.token(&owner.monimeer).await;
+
+    // The keys arrive from the URL at start.
+    let ready = eventually(std::time::Duration::from_secs(10), || async {
+        scanner.report(&app, "[]", Some(scanner.key_id)).await.0 == 200
+    })
+    .await;
+    assert!(ready, "the key document was never fetched");
+
+    // Forged, unsigned and unknown-key reports change nothing.
+    let body = json!([match_of(&leaked)]).to_string();
+    let forged = body.replace("shop", "shoq");
+    let signed_for_body = {
+        use base64::Engine as _;
+        use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::DerSignature = scanner.key.sign(body.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    };
+    let (status, _, answer) = send(
+        app.client
+            .post(app.url("/secret-scanning/github"))
+            .header("Content-Type", "application/json")
+            .header("Github-Public-Key-Identifier", scanner.key_id)
+            .header("Github-Public-Key-Signature", signed_for_body)
+            .body(forged),
+    )
+    .await;
+    assert_error(status, &answer, 401, "signature_invalid");
+    let (status, answer) = scanner.report(&app, &body, None).await;
+    assert_error(status, &answer, 401, "signature_missing");
+    let (status, answer) = scanner.report(&app, &body, Some("ffff")).await;
+    assert_error(status, &answer, 401, "signature_key_unknown");
+    let (status, _, me) = send(app.get("/v1/me", &leaked, &owner.space)).await;
+    assert_eq!(status, 200, "no refused report revoked anything: {me}");
+
+    // A signed report: the real token is a true positive and stops with its child; a string
+    // that fails the checksum and a well-formed token this server never issued are false.
+    let never_issued = openmonime_domain::token::generate(openmonime_domain::Environment::Test);
+    let mistyped = format!("{}x", &leaked[..leaked.len() - 1]);
+    let body = json!([match_of(&leaked), match_of(&mistyped), match_of(never_issued.plaintext.expose())]).to_string();
+    let (status, answer) = scanner.report(&app, &body, Some(scanner.key_id)).await;
+    assert_eq!(status, 200, "{answer}");
+    let labels: Vec<&str> = answer.as_array().unwrap().iter().map(|f| f["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["true_positive", "false_positive", "false_positive"], "{answer}");
+    assert_eq!(answer[0]["token_type"], "openmonime_access_token");
+    for secret in [&leaked, &child] {
+        let (status, _, body) = send(app.get("/v1/me", secret, &owner.space)).await;
+        assert_error(status, &body, 401, "token_revoked");
+    }
+    let (status, _, body) = send(app.get("/v1/me", &bystander, &owner.space)).await;
+    assert_eq!(status, 200, "other tokens keep working: {body}");
+
+    // The owner and the Space see `token.leaked` with the URL; reporting it again changes nothing.
+    let (status, _, log) = send(app.get("/v1/audit-events?action=token.leaked", &bystander, &owner.space)).await;
+    assert_eq!(status, 200, "{log}");
+    let records = log["result"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{log}");
+    assert_eq!(records[0]["subject"], leaked_id.as_str());
+    assert_eq!(records[0]["detail"]["url"], "https://github.com/octo/shop/blob/main/.env");
+    assert_eq!(records[0]["detail"]["descendants"].as_array().unwrap().len(), 1, "{log}");
+    // The Space's test webhooks hear of it: one `access_token.leaked`, rendered without a secret.
+    let tenant = openmonime_domain::entities::Tenant {
+        space_id: owner.space.clone(),
+        environment: openmonime_domain::Environment::Test,
+    };
+    let events = app.store().list_events(&tenant, None, 1000).await.unwrap();
+    let leaks: Vec<_> = events.iter().filter(|e| e.name.as_str() == "access_token.leaked").collect();
+    assert_eq!(leaks.len(), 1, "{events:?}");
+    let delivery = openmonime_http::views::webhooks::Delivery::new(
+        leaks[0],
+        openmonime_domain::webhook::ApiRelease::Caph,
+        "http://127.0.0.1",
+    );
+    let delivery = serde_json::to_value(delivery).unwrap();
+    assert_eq!(delivery["object"], json!({"id": leaked_id.as_str(), "type": "access_token"}), "{delivery}");
+    assert_eq!(delivery["data"]["url"], "https://github.com/octo/shop/blob/main/.env", "{delivery}");
+    assert_eq!(delivery["data"]["revoked"], true, "{delivery}");
+    assert!(!delivery.to_string().contains(&leaked), "{delivery}");
+
+    let (status, answer) = scanner.report(&app, &json!([match_of(&leaked)]).to_string(), Some(scanner.key_id)).await;
+    assert_eq!((status, answer[0]["label"].as_str()), (200, Some("true_positive")), "{answer}");
+    let (_, _, log) = send(app.get("/v1/audit-events?action=token.leaked", &bystander, &owner.space)).await;
+    assert_eq!(log["result"][0]["detail"]["revoked"], false, "the second report found it stopped: {log}");
+}
+
+#[tokio::test]
+async fn the_public_report_form_revokes_a_real_token_and_answers_every_report_alike() {
+    let h = Holder::open().await;
+    let report = |token: String| {
+        let req = h
+            .app
+            .client
+            .post(h.app.url("/token-reports"))
+            .json(&json!({"token": token, "url": "https://pastebin.example/x"}));
+        async move { send(req).await }
+    };
+    // A second node has the token in its cache before the report reaches the first.
+    let other = h.app.another_node(openmonime_http::ServerConfig::default()).await;
+    let (status, _, body) = send(other.get("/v1/me", &h.token, &h.owner.space)).await;
+    assert_eq!(status, 200, "{body}");
+    let never_issued = openmonime_domain::token::generate(openmonime_domain::Environment::Live);
+    let mut answers = Vec::new();
+    for token in ["not a token at all".to_owned(), never_issued.plaintext.expose().to_owned(), h.token.clone()] {
+        let (status, _, answer) = report(token).await;
+        answers.push((status, answer));
+    }
+    assert_eq!(answers[0].0, 200, "{:?}", answers[0]);
+    assert!(answers.iter().all(|a| a == &answers[0]), "the answer says nothing about the token: {answers:?}");
+    assert_eq!(answers[0].1["result"], json!({"received": true}));
+    let (status, body) = h.me(&h.token).await;
+    assert_error(status, &body, 401, "token_revoked");
+    let refused_there = eventually(std::time::Duration::from_secs(1), || async {
+        send(other.get("/v1/me", &h.token, &h.owner.space)).await.0 == 401
+    })
+    .await;
+    assert!(refused_there, "the other node still accepts the reported token after a second");
+    let leaked = h.my_audit(&h.app.token(&h.owner.monimeer).await, "token.leaked").await;
+    assert_eq!(leaked.len(), 1, "{leaked:?}");
+    assert_eq!(leaked[0]["actor"], "token-report");
+
+    let (status, _, body) = send(h.app.client.post(h.app.url("/token-reports")).json(&json!({"tokn": "x"}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+}
+
+#[tokio::test]
+async fn without_keys_the_partner_endpoint_says_it_is_not_configured() {
+    let h = Holder::open().await;
+    let (status, _, body) = send(
+        h.app.client.post(h.app.url("/secret-scanning/github")).header("Content-Type", "application/json").body("[]"),
+    )
+    .await;
+    assert_error(status, &body, 503, "secret_scanning_not_configured");
+}
