@@ -913,7 +913,12 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
         db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "30d", "--allow-unbound-tokens", "false"]);
     assert_eq!(
         policy,
-        json!({"maxTokenLifetimeSeconds": 2_592_000, "allowUnboundTokens": false, "revokeExposedTokens": false})
+        json!({
+            "maxTokenLifetimeSeconds": 2_592_000,
+            "allowUnboundTokens": false,
+            "revokeExposedTokens": false,
+            "idleTokenExpirySeconds": null
+        })
     );
     assert_eq!(db.ok(&["policy", "show", "--space", &space]), policy);
     let cleared = db.ok(&["policy", "set", "--space", &space, "--max-token-lifetime", "none"]);
@@ -921,6 +926,11 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
     db.refused(&["policy", "set", "--space", &space, "--max-token-lifetime", "soon"], "lifetime");
     let strict = db.ok(&["policy", "set", "--space", &space, "--revoke-exposed-tokens", "true"]);
     assert_eq!((&strict["revokeExposedTokens"], &strict["allowUnboundTokens"]), (&json!(true), &json!(false)));
+    let idle = db.ok(&["policy", "set", "--space", &space, "--idle-token-expiry", "90d"]);
+    assert_eq!(idle["idleTokenExpirySeconds"], 7_776_000);
+    db.refused(&["policy", "set", "--space", &space, "--idle-token-expiry", "2h"], "at least 1d");
+    let off = db.ok(&["policy", "set", "--space", &space, "--idle-token-expiry", "none"]);
+    assert_eq!(off["idleTokenExpirySeconds"], Value::Null);
 
     let token = db.ok(&["token", "create", "--monimeer", &ada, "--name", "t", "--env", "test", "--all-permissions"]);
     // The API's grace limit (30 days) holds for the operator too.
@@ -940,7 +950,7 @@ fn admin_manages_roles_policies_rotation_and_reads_the_audit_log() {
     }
     assert!(!audit.to_string().contains(token["token"].as_str().unwrap()), "no plaintext in the audit log");
     let only = db.ok(&["audit", "list", "--space", &space, "--env", "test", "--action", "policy.update"]);
-    assert_eq!(only["events"].as_array().unwrap().len(), 3);
+    assert_eq!(only["events"].as_array().unwrap().len(), 5);
     // Unbound tokens' changes are in no Space's log; the operator sees them per Monimeer.
     let mine = db.ok(&["audit", "list", "--monimeer", &ada, "--env", "test"]);
     let seen: Vec<(&str, &str)> = mine["events"]

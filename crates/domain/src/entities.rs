@@ -101,11 +101,19 @@ pub struct SpacePolicy {
     /// When true, a token that could act in this Space is revoked, with every token it minted,
     /// the moment it is seen in a browser's request.
     pub revoke_exposed_tokens: bool,
+    /// When set, a token that could act in this Space and makes no request for this long expires
+    /// (announced by `access_token.expiring` a week before).
+    pub idle_token_expiry_seconds: Option<i64>,
 }
 
 impl Default for SpacePolicy {
     fn default() -> Self {
-        SpacePolicy { max_token_lifetime_seconds: None, allow_unbound_tokens: true, revoke_exposed_tokens: false }
+        SpacePolicy {
+            max_token_lifetime_seconds: None,
+            allow_unbound_tokens: true,
+            revoke_exposed_tokens: false,
+            idle_token_expiry_seconds: None,
+        }
     }
 }
 
@@ -116,6 +124,8 @@ pub struct PolicyPatch {
     pub max_token_lifetime_seconds: Option<Option<i64>>,
     pub allow_unbound_tokens: Option<bool>,
     pub revoke_exposed_tokens: Option<bool>,
+    /// `Some(None)` turns idle expiry off.
+    pub idle_token_expiry_seconds: Option<Option<i64>>,
 }
 
 impl PolicyPatch {
@@ -129,6 +139,9 @@ impl PolicyPatch {
         }
         if let Some(revoke) = self.revoke_exposed_tokens {
             policy.revoke_exposed_tokens = revoke;
+        }
+        if let Some(idle) = self.idle_token_expiry_seconds {
+            policy.idle_token_expiry_seconds = idle;
         }
         policy
     }

@@ -42,10 +42,12 @@ pub enum EventName {
     /// A token was reported published (GitHub's secret scanning, or the public report form) and
     /// revoked; openmonime's own event.
     AccessTokenLeaked,
+    /// A token stops working within a week: its expiry, or a Space's idle expiry.
+    AccessTokenExpiring,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 22] = [
+    pub const ALL: [EventName; 23] = [
         EventName::FinancialAccountCreated,
         EventName::FinancialAccountCredited,
         EventName::FinancialAccountDebited,
@@ -68,6 +70,7 @@ impl EventName {
         EventName::PayoutCompleted,
         EventName::PayoutFailed,
         EventName::AccessTokenLeaked,
+        EventName::AccessTokenExpiring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl EventName {
             EventName::PayoutCompleted => "payout.completed",
             EventName::PayoutFailed => "payout.failed",
             EventName::AccessTokenLeaked => "access_token.leaked",
+            EventName::AccessTokenExpiring => "access_token.expiring",
         }
     }
 
@@ -134,6 +138,29 @@ pub struct TokenNotice {
     pub url: Option<String>,
     /// Whether the report stopped it (false: it had already stopped).
     pub revoked: bool,
+    /// `access_token.expiring`: when it will stop, and why (`expiry` or `idle`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<time::OffsetDateTime>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl TokenNotice {
+    /// Who and where `token` is, with nothing reported about it yet.
+    pub fn of(token: &crate::entities::AccessToken) -> Self {
+        TokenNotice {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            hint: token.hint.clone(),
+            environment: token.environment,
+            monimeer_id: token.monimeer_id.clone(),
+            space_id: token.space_id.clone(),
+            url: None,
+            revoked: false,
+            expires_at: None,
+            reason: None,
+        }
+    }
 }
 
 impl Snapshot {

@@ -123,6 +123,23 @@ pub async fn serve(
             }
         }
     });
+    let store = state.store.clone();
+    background.every(std::time::Duration::from_secs(60), First::AtStart, move || {
+        let store = store.clone();
+        async move {
+            match store.sweep_token_lifecycle(openmonime_domain::time_fmt::now()).await {
+                Ok(swept) if swept.announced + swept.idle_expired > 0 => {
+                    tracing::info!(
+                        announced = swept.announced,
+                        idle_expired = swept.idle_expired,
+                        "token lifecycle swept"
+                    )
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "the token lifecycle sweep failed"),
+            }
+        }
+    });
     if state.config.leak_keys.url.is_some() {
         let keys = state.config.leak_keys.clone();
         background.every(leak_keys::REFRESH_EVERY, First::AtStart, move || {

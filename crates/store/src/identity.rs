@@ -109,7 +109,8 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
 }
 
 /// The policy columns of `space_policies` (`p.`), NULL when a join found no row: the defaults.
-pub(crate) const POLICY_COLUMNS: &str = "p.max_token_lifetime_seconds, p.allow_unbound_tokens, p.revoke_exposed_tokens";
+pub(crate) const POLICY_COLUMNS: &str =
+    "p.max_token_lifetime_seconds, p.allow_unbound_tokens, p.revoke_exposed_tokens, p.idle_token_expiry_seconds";
 
 pub(crate) fn policy_from_row(row: &AnyRow) -> StoreResult<SpacePolicy> {
     let defaults = SpacePolicy::default();
@@ -120,6 +121,7 @@ pub(crate) fn policy_from_row(row: &AnyRow) -> StoreResult<SpacePolicy> {
         max_token_lifetime_seconds: row.try_get::<Option<i64>, _>("max_token_lifetime_seconds")?,
         allow_unbound_tokens: flag("allow_unbound_tokens", defaults.allow_unbound_tokens)?,
         revoke_exposed_tokens: flag("revoke_exposed_tokens", defaults.revoke_exposed_tokens)?,
+        idle_token_expiry_seconds: row.try_get::<Option<i64>, _>("idle_token_expiry_seconds")?,
     })
 }
 
@@ -254,6 +256,20 @@ pub struct LeakRecorded {
     pub token: AccessToken,
     /// `None`: it had already stopped. Otherwise the descendants stopped with it.
     pub stopped: Option<Vec<TokenId>>,
+}
+
+/// The Spaces `token` can act in: the one it is bound to, or every Space its owner belongs to.
+pub(crate) async fn spaces_of(tx: &mut WriteTx, token: &AccessToken) -> StoreResult<Vec<SpaceId>> {
+    Ok(match &token.space_id {
+        Some(space) => vec![space.clone()],
+        None => sqlx::query("SELECT space_id FROM memberships WHERE monimeer_id = $1 ORDER BY space_id")
+            .bind(token.monimeer_id.as_str())
+            .fetch_all(&mut *tx.tx)
+            .await?
+            .iter()
+            .map(|r| crate::codec::id(r, "space_id", SpaceId::parse))
+            .collect::<StoreResult<_>>()?,
+    })
 }
 
 /// A token as the caller's transaction sees it.
@@ -830,16 +846,7 @@ impl Store {
         let token = token_from_row(&row)?;
         let lineage = token.revoked_at.is_none();
         let stopped = revoke_in(&mut tx, &token.id, lineage).await?;
-        let spaces: Vec<SpaceId> = match &token.space_id {
-            Some(space) => vec![space.clone()],
-            None => sqlx::query("SELECT space_id FROM memberships WHERE monimeer_id = $1 ORDER BY space_id")
-                .bind(token.monimeer_id.as_str())
-                .fetch_all(&mut *tx.tx)
-                .await?
-                .iter()
-                .map(|r| crate::codec::id(r, "space_id", SpaceId::parse))
-                .collect::<StoreResult<_>>()?,
-        };
+        let spaces = spaces_of(&mut tx, &token).await?;
         let actor = Actor::System(reporter);
         let detail = serde_json::json!({
             "name": token.name, "monimeer": token.monimeer_id, "url": url,
@@ -849,14 +856,9 @@ impl Store {
             journal::record(&mut tx, &actor, token_change(&token, &actor, "token.leaked", detail.clone())).await?;
         }
         let notice = Snapshot::AccessToken(Box::new(TokenNotice {
-            id: token.id.clone(),
-            name: token.name.clone(),
-            hint: token.hint.clone(),
-            environment: token.environment,
-            monimeer_id: token.monimeer_id.clone(),
-            space_id: token.space_id.clone(),
             url: url.map(str::to_owned),
             revoked: stopped.is_some(),
+            ..TokenNotice::of(&token)
         }));
         for space in &spaces {
             let change = Change { space: Some(space), ..token_change(&token, &actor, "token.leaked", detail.clone()) };

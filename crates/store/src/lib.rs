@@ -26,6 +26,7 @@ pub mod management;
 pub mod payouts;
 pub mod secret_url;
 mod tenant;
+pub mod token_lifecycle;
 pub mod webhooks;
 
 pub use backend::{Backend, Store};

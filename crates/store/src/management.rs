@@ -65,14 +65,16 @@ impl Store {
         let policy = patch.apply(read_policy(&mut tx.tx, space).await?);
         let now = micros(time_fmt::now());
         sqlx::query(
-            "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, revoke_exposed_tokens, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (space_id) DO UPDATE SET max_token_lifetime_seconds = $2, \
-             allow_unbound_tokens = $3, revoke_exposed_tokens = $4, updated_at = $5",
+            "INSERT INTO space_policies (space_id, max_token_lifetime_seconds, allow_unbound_tokens, revoke_exposed_tokens, \
+             idle_token_expiry_seconds, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (space_id) DO UPDATE SET \
+             max_token_lifetime_seconds = $2, allow_unbound_tokens = $3, revoke_exposed_tokens = $4, \
+             idle_token_expiry_seconds = $5, updated_at = $6",
         )
         .bind(space.as_str())
         .bind(policy.max_token_lifetime_seconds)
         .bind(policy.allow_unbound_tokens as i64)
         .bind(policy.revoke_exposed_tokens as i64)
+        .bind(policy.idle_token_expiry_seconds)
         .bind(now)
         .execute(&mut *tx.tx)
         .await?;
@@ -81,6 +83,7 @@ impl Store {
             "maxTokenLifetimeSeconds": policy.max_token_lifetime_seconds,
             "allowUnboundTokens": policy.allow_unbound_tokens,
             "revokeExposedTokens": policy.revoke_exposed_tokens,
+            "idleTokenExpirySeconds": policy.idle_token_expiry_seconds,
         });
         journal::record(&mut tx, actor, space_change(space, "policy.update", space.as_str(), detail)).await?;
         tx.commit().await?;

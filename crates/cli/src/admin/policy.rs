@@ -29,6 +29,9 @@ pub(super) enum PolicyCommand {
         /// Whether a token seen in a browser's request is revoked at once, with its descendants.
         #[arg(long)]
         revoke_exposed_tokens: Option<bool>,
+        /// Expire a token that makes no request for this long, like `90d` (at least `1d`), or `none`.
+        #[arg(long)]
+        idle_token_expiry: Option<String>,
     },
 }
 
@@ -38,7 +41,13 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
             let space = parse("Space id", &space, SpaceId::parse)?;
             view(SpacePolicy::from(&store.get_policy(&space).await.map_err(store_err)?))
         }
-        PolicyCommand::Set { space, max_token_lifetime, allow_unbound_tokens, revoke_exposed_tokens } => {
+        PolicyCommand::Set {
+            space,
+            max_token_lifetime,
+            allow_unbound_tokens,
+            revoke_exposed_tokens,
+            idle_token_expiry,
+        } => {
             let space = parse("Space id", &space, SpaceId::parse)?;
             store.get_space(&space).await.map_err(store_err)?;
             let max_token_lifetime_seconds = match max_token_lifetime.as_deref() {
@@ -46,7 +55,20 @@ pub(super) async fn run(store: &Store, cmd: PolicyCommand) -> Result<Value, Stri
                 Some("none") => Some(None),
                 Some(raw) => Some(Some(parse_lifetime(raw)?.whole_seconds())),
             };
-            let patch = PolicyPatch { max_token_lifetime_seconds, allow_unbound_tokens, revoke_exposed_tokens };
+            let idle_token_expiry_seconds = match idle_token_expiry.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some(raw) => match parse_lifetime(raw)?.whole_seconds() {
+                    s if s < 86_400 => return Err("--idle-token-expiry must be at least 1d".into()),
+                    s => Some(Some(s)),
+                },
+            };
+            let patch = PolicyPatch {
+                max_token_lifetime_seconds,
+                allow_unbound_tokens,
+                revoke_exposed_tokens,
+                idle_token_expiry_seconds,
+            };
             let policy = store.update_policy(&space, patch, &Actor::Operator).await.map_err(store_err)?;
             view(SpacePolicy::from(&policy))
         }

@@ -22,6 +22,10 @@ pub async fn get(
     Ok(Json(One::new((&policy).into())))
 }
 
+/// The shortest idle expiry a Space may set: a day (the announcement comes a week ahead, or at
+/// once when the period is shorter than that).
+const IDLE_EXPIRY_MIN_SECONDS: i64 = 86_400;
+
 pub async fn update(
     State(state): State<AppState>,
     caller: SpaceCaller,
@@ -42,6 +46,16 @@ pub async fn update(
     }
     patch.allow_unbound_tokens = body.allow_unbound_tokens;
     patch.revoke_exposed_tokens = body.revoke_exposed_tokens;
+    if let Some(idle) = body.idle_token_expiry_seconds {
+        if idle.is_some_and(|s| s < IDLE_EXPIRY_MIN_SECONDS) {
+            return Err(ApiError::field(
+                "idleTokenExpirySeconds",
+                "below_minimum",
+                "`idleTokenExpirySeconds` must be at least 86400 (a day), or null for no idle expiry",
+            ));
+        }
+        patch.idle_token_expiry_seconds = Some(idle);
+    }
     let policy = state.store.update_policy(space, patch, &audit_events::actor(&caller)).await?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     let view = SpacePolicy::from(&policy);

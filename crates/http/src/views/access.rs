@@ -71,6 +71,9 @@ pub struct TokenNotice {
     pub space_id: Option<String>,
     pub url: Option<String>,
     pub revoked: bool,
+    /// `access_token.expiring`: when it stops, and why (`expiry` or `idle`).
+    pub expire_time: Option<Time>,
+    pub reason: Option<String>,
 }
 
 impl TokenNotice {
@@ -84,6 +87,8 @@ impl TokenNotice {
             space_id: t.space_id.as_ref().map(|s| s.to_string()),
             url: t.url.clone(),
             revoked: t.revoked,
+            expire_time: Time::opt(t.expires_at),
+            reason: t.reason.clone(),
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct SpacePolicy {
     pub allow_unbound_tokens: bool,
     /// Revoke a token, with every token it minted, when it is seen in a browser's request.
     pub revoke_exposed_tokens: bool,
+    /// A token that could act in this Space and makes no request for this long expires; null: never.
+    pub idle_token_expiry_seconds: Option<i64>,
 }
 
 impl From<&Policy> for SpacePolicy {
@@ -84,6 +86,7 @@ impl From<&Policy> for SpacePolicy {
             max_token_lifetime_seconds: p.max_token_lifetime_seconds,
             allow_unbound_tokens: p.allow_unbound_tokens,
             revoke_exposed_tokens: p.revoke_exposed_tokens,
+            idle_token_expiry_seconds: p.idle_token_expiry_seconds,
         }
     }
 }
@@ -163,6 +166,9 @@ pub struct UpdateSpacePolicies {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "bool")]
     pub revoke_exposed_tokens: Option<bool>,
+    #[serde(default, deserialize_with = "patch_field")]
+    #[schemars(range(min = 86400))]
+    pub idle_token_expiry_seconds: Option<Option<i64>>,
 }
 
 /// `GET /v1/audit-events`.

@@ -5,6 +5,17 @@ use crate::support::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// Makes a token look last used `days_ago` days ago (what the usage recorder would have written).
+async fn set_last_use(app: &TestApp, id: &openmonime_domain::ids::TokenId, days_ago: i64) {
+    let at = time::OffsetDateTime::now_utc() - time::Duration::days(days_ago);
+    sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind((at.unix_timestamp_nanos() / 1000) as i64)
+        .bind(id.as_str())
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+}
+
 /// A test owner with an all-permission unbound test token and its id.
 struct Holder {
     app: TestApp,
@@ -209,13 +220,7 @@ async fn the_token_list_filters_what_a_review_looks_for() {
     let later =
         TokenSpec { permissions: narrow, expires_at: now_plus(time::Duration::days(60)), ..TokenSpec::default() };
     let (_, idle) = app.token_with(me, later).await;
-    let last_use = time::OffsetDateTime::now_utc() - time::Duration::days(100);
-    sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
-        .bind((last_use.unix_timestamp_nanos() / 1000) as i64)
-        .bind(idle.as_str())
-        .execute(app.store().pool())
-        .await
-        .unwrap();
+    set_last_use(app, &idle, 100).await;
     let (_, stopped) = app.token_with(me, TokenSpec::default()).await;
     app.store().revoke_token(&stopped, &openmonime_store::journal::Actor::Operator).await.unwrap();
 
@@ -458,4 +463,86 @@ async fn without_keys_the_partner_endpoint_says_it_is_not_configured() {
     )
     .await;
     assert_error(status, &body, 503, "secret_scanning_not_configured");
+}
+
+#[tokio::test]
+async fn tokens_about_to_stop_are_announced_once_and_idle_ones_expire_where_a_space_says_so() {
+    use openmonime_domain::Environment;
+    let h = Holder::open().await;
+    let (app, me) = (&h.app, &h.owner.monimeer);
+    let store = app.store();
+    let tenant =
+        openmonime_domain::entities::Tenant { space_id: h.owner.space.clone(), environment: Environment::Test };
+    let expiring = |events: &[openmonime_store::events::StoredEvent]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e.name.as_str() == "access_token.expiring")
+            .map(|e| {
+                let delivery = openmonime_http::views::webhooks::Delivery::new(
+                    e,
+                    openmonime_domain::webhook::ApiRelease::Caph,
+                    "http://127.0.0.1",
+                );
+                serde_json::to_value(delivery).unwrap()["data"].clone()
+            })
+            .collect()
+    };
+    let soon = TokenSpec { expires_at: now_plus(time::Duration::days(3)), ..TokenSpec::default() };
+    let (_, soon_id) = app.token_with(me, soon).await;
+    let later = TokenSpec { expires_at: now_plus(time::Duration::days(30)), ..TokenSpec::default() };
+    let (later_secret, later_id) = app.token_with(me, later).await;
+
+    // Expiry: announced a week ahead, once, however many sweeps (nodes) run.
+    let now = openmonime_domain::time_fmt::now();
+    for _ in 0..3 {
+        store.sweep_token_lifecycle(now).await.unwrap();
+    }
+    let announced = expiring(&store.list_events(&tenant, None, 1000).await.unwrap());
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0]["id"], soon_id.as_str());
+    assert_eq!(announced[0]["reason"], "expiry");
+    assert!(announced[0]["expireTime"].is_string(), "{announced:?}");
+
+    // Idle expiry: a live token sets 30 days; a test token cannot.
+    let live = app.live_token(me).await;
+    let body = json!({"idleTokenExpirySeconds": 30 * 86_400});
+    let (status, _, res) = send(app.patch("/v1/space-policies", &h.token, &h.owner.space, &body)).await;
+    assert_error(status, &res, 403, "live_token_required");
+    let too_short = json!({"idleTokenExpirySeconds": 3600});
+    let (status, _, res) = send(app.patch("/v1/space-policies", &live, &h.owner.space, &too_short)).await;
+    let err = assert_error(status, &res, 400, "validation_failed");
+    assert_eq!(err["details"][0]["field"], "idleTokenExpirySeconds", "{res}");
+    let (status, _, res) = send(app.patch("/v1/space-policies", &live, &h.owner.space, &body)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["result"]["idleTokenExpirySeconds"], 30 * 86_400);
+
+    // 25 days idle: announced (stops in 5 days), still working.
+    set_last_use(app, &later_id, 25).await;
+    let (_, busy_id) = app.token_with(me, TokenSpec::default()).await;
+    set_last_use(app, &busy_id, 1).await;
+    for _ in 0..2 {
+        store.sweep_token_lifecycle(openmonime_domain::time_fmt::now()).await.unwrap();
+    }
+    let announced = expiring(&store.list_events(&tenant, None, 1000).await.unwrap());
+    let idle: Vec<_> = announced.iter().filter(|d| d["reason"] == "idle").collect();
+    assert_eq!(idle.len(), 1, "{announced:?}");
+    assert_eq!(idle[0]["id"], later_id.as_str());
+    let (status, body) = h.me(&later_secret).await;
+    assert_eq!(status, 200, "announced, not yet expired: {body}");
+
+    // 31 days idle: expired, on every node at once, and the Space's log says why.
+    set_last_use(app, &later_id, 31).await;
+    let swept = store.sweep_token_lifecycle(openmonime_domain::time_fmt::now()).await.unwrap();
+    assert_eq!(swept.idle_expired, 1, "{swept:?}");
+    // (The sweep ran outside the server, like another node's: the change feed carries it.)
+    let stopped = eventually(std::time::Duration::from_secs(1), || async { h.me(&later_secret).await.0 == 401 }).await;
+    assert!(stopped, "the idle token still works a second after it expired");
+    let (status, body) = h.me(&later_secret).await;
+    assert_error(status, &body, 401, "token_expired");
+    let reader = app.token(me).await;
+    let (_, _, log) = send(app.get("/v1/audit-events?action=token.expire_idle", &reader, &h.owner.space)).await;
+    assert_eq!(log["result"].as_array().unwrap().len(), 1, "{log}");
+    assert_eq!(log["result"][0]["subject"], later_id.as_str());
+    let busy = store.get_token(&busy_id).await.unwrap();
+    assert_eq!(busy.status(openmonime_domain::time_fmt::now()), openmonime_domain::entities::TokenStatus::Active);
 }
