@@ -136,7 +136,7 @@ pub struct TokenNotice {
     pub space_id: Option<SpaceId>,
     /// Where the token was found, as the report gave it.
     pub url: Option<String>,
-    /// Whether the report stopped it (false: it had already stopped).
+    /// `access_token.leaked`: the report stopped it (a report of a stopped token sends nothing).
     pub revoked: bool,
     /// `access_token.expiring`: when it will stop, and why (`expiry` or `idle`).
     #[serde(default, with = "time::serde::rfc3339::option")]

@@ -828,7 +828,8 @@ impl Store {
     /// A report that the token whose hash is `hash` was published at `url`, by `reporter` (GitHub's
     /// scanner, or anyone through the public form). When a token has this hash, in one
     /// transaction: it stops now with every token it minted (alone when it is in its rotation
-    /// grace; nothing changes when it had already stopped), and a `token.leaked` record with the
+    /// grace; nothing at all is written when it had already stopped, so repeated reports cost a
+    /// lookup), and a `token.leaked` record with the
     /// URL goes to its Space — to each of its owner's Spaces when it is unbound, or to the
     /// owner's log alone when they have none — with an `access_token.leaked` event for each of
     /// those Spaces' webhooks in the token's environment. `None` when no token has this hash.
@@ -845,19 +846,23 @@ impl Store {
         };
         let token = token_from_row(&row)?;
         let lineage = token.revoked_at.is_none();
-        let stopped = revoke_in(&mut tx, &token.id, lineage).await?;
+        let Some(stopped) = revoke_in(&mut tx, &token.id, lineage).await? else {
+            // Already stopped: reporting it again (GitHub re-scans; anyone may repeat a report)
+            // writes nothing, so repeats cannot flood a Space's log or its webhooks.
+            tx.rollback().await?;
+            return Ok(Some(LeakRecorded { token, stopped: None }));
+        };
         let spaces = spaces_of(&mut tx, &token).await?;
         let actor = Actor::System(reporter);
         let detail = serde_json::json!({
-            "name": token.name, "monimeer": token.monimeer_id, "url": url,
-            "revoked": stopped.is_some(), "descendants": stopped.clone().unwrap_or_default(),
+            "name": token.name, "monimeer": token.monimeer_id, "url": url, "descendants": stopped,
         });
         if spaces.is_empty() {
             journal::record(&mut tx, &actor, token_change(&token, &actor, "token.leaked", detail.clone())).await?;
         }
         let notice = Snapshot::AccessToken(Box::new(TokenNotice {
             url: url.map(str::to_owned),
-            revoked: stopped.is_some(),
+            revoked: true,
             ..TokenNotice::of(&token)
         }));
         for space in &spaces {
@@ -868,7 +873,7 @@ impl Store {
             journal::publish(&mut tx, &tenant, EventName::AccessTokenLeaked, &notice).await?;
         }
         tx.commit().await?;
-        Ok(Some(LeakRecorded { token, stopped }))
+        Ok(Some(LeakRecorded { token, stopped: Some(stopped) }))
     }
 
     /// The newest change-feed position.
