@@ -54,6 +54,7 @@ pub async fn ensure(store: &Store, base_url: &str, log_format: &str) -> Result<(
         expires_at: Some(time_fmt::now() + time::Duration::days(QUICKSTART_TOKEN_DAYS)),
         api_version: ApiVersion::LATEST,
         created_by: None,
+        amount_limits: Vec::new(),
     };
     let stored = store.create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await?;
     println!("openmonime quick-start (shown once; this database was empty):");

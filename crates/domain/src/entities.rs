@@ -64,6 +64,8 @@ pub struct AccessToken {
     pub api_version: ApiVersion,
     /// The token whose request created this one (`None`: the operator or the quick start).
     pub created_by: Option<TokenId>,
+    /// Money it may move, per currency (empty: no limit).
+    pub amount_limits: Vec<crate::amount_limit::AmountLimit>,
     /// Prefix and last four characters, for recognising a token in a list.
     pub hint: String,
     pub created_at: OffsetDateTime,
@@ -160,6 +162,7 @@ pub struct NewAccessToken {
     pub api_version: ApiVersion,
     /// The token making the request that creates this one; `None` for the operator.
     pub created_by: Option<TokenId>,
+    pub amount_limits: Vec<crate::amount_limit::AmountLimit>,
 }
 
 /// A token's status as lists show it.
@@ -197,6 +200,7 @@ impl AccessToken {
             expires_at: self.expires_at,
             api_version: self.api_version,
             created_by: None,
+            amount_limits: self.amount_limits.clone(),
         }
     }
 
@@ -422,6 +426,7 @@ pub(crate) fn sample_token() -> AccessToken {
         expires_at: None,
         api_version: crate::version::ApiVersion::LATEST,
         created_by: None,
+        amount_limits: Vec::new(),
         hint: String::new(),
         created_at: crate::time_fmt::now(),
         revoked_at: None,

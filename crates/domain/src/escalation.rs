@@ -17,6 +17,8 @@ pub enum Escalation {
     IpAllowlist,
     /// The child would outlive the parent.
     Expiry,
+    /// The parent limits money it moves and the child's limits are missing or higher.
+    AmountLimit,
 }
 
 impl Escalation {
@@ -28,6 +30,7 @@ impl Escalation {
             Escalation::Space => "escalation_space",
             Escalation::IpAllowlist => "escalation_ip_allowlist",
             Escalation::Expiry => "escalation_expiry",
+            Escalation::AmountLimit => "escalation_amount_limit",
         }
     }
 }
@@ -58,6 +61,9 @@ pub fn check(parent: &AccessToken, child: &NewAccessToken) -> Result<(), Escalat
         if child.expires_at.is_none_or(|c| c > parent_expiry) {
             return Err(Escalation::Expiry);
         }
+    }
+    if !crate::amount_limit::within(&child.amount_limits, &parent.amount_limits) {
+        return Err(Escalation::AmountLimit);
     }
     Ok(())
 }
@@ -96,6 +102,7 @@ mod tests {
             expires_at: Some(time_fmt::now() + time::Duration::days(10)),
             api_version: ApiVersion::LATEST,
             created_by: None,
+            amount_limits: Vec::new(),
             hint: String::new(),
             created_at: time_fmt::now(),
             revoked_at: None,
@@ -115,6 +122,7 @@ mod tests {
             expires_at: p.expires_at,
             api_version: p.api_version,
             created_by: Some(p.id.clone()),
+            amount_limits: Vec::new(),
         }
     }
 

@@ -31,6 +31,7 @@ pub enum TokenField {
     Lifetime,
     ApiVersion,
     Grace,
+    AmountLimits,
 }
 
 impl TokenField {
@@ -47,6 +48,7 @@ impl TokenField {
             TokenField::Lifetime => "lifetime",
             TokenField::ApiVersion => "apiVersion",
             TokenField::Grace => "gracePeriodSeconds",
+            TokenField::AmountLimits => "amountLimits",
         }
     }
 
@@ -63,6 +65,7 @@ impl TokenField {
             TokenField::Lifetime => "--expires-in",
             TokenField::ApiVersion => "--api-version",
             TokenField::Grace => "--grace",
+            TokenField::AmountLimits => "--amount-limit",
         }
     }
 }
@@ -130,6 +133,8 @@ pub struct TokenRequest<'a> {
     pub expiry: Expiry<'a>,
     /// `None`: the issuing token's release, or the latest.
     pub api_version: Option<&'a str>,
+    /// `None`: the issuing token's limits (none for the operator).
+    pub amount_limits: Option<&'a [crate::amount_limit::AmountLimit]>,
 }
 
 /// Who mints: a token (whose settings are the defaults, and whose id is recorded as the creator),
@@ -215,6 +220,14 @@ pub fn validate(
             )
         })?,
     };
+    let amount_limits = match request.amount_limits {
+        None => parent.map(|p| p.amount_limits.clone()).unwrap_or_default(),
+        Some(limits) => {
+            crate::amount_limit::validate(limits)
+                .map_err(|why| IssueError::new(TokenField::AmountLimits, "invalid_value", format!("{{}}: {why}")))?;
+            limits.to_vec()
+        }
+    };
     let monimeer_id = match issuer {
         Issuer::Token(t) => t.monimeer_id.clone(),
         Issuer::Operator { monimeer } => monimeer.clone(),
@@ -229,6 +242,7 @@ pub fn validate(
         expires_at,
         api_version,
         created_by: parent.map(|p| p.id.clone()),
+        amount_limits,
     })
 }
 
@@ -304,6 +318,7 @@ mod tests {
             allowed_ips: &[],
             expiry: Expiry::Default,
             api_version: None,
+            amount_limits: None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod amount_limit;
 pub mod checkout;
 pub mod cursor;
 pub mod duration;

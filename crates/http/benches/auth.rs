@@ -48,6 +48,7 @@ async fn fixture(store: &Store) -> (String, String) {
         expires_at: Some(time_fmt::now() + time::Duration::days(1)),
         api_version: ApiVersion::LATEST,
         created_by: None,
+        amount_limits: Vec::new(),
     };
     store
         .create_token(&new, &minted.hash, &minted.hint, &openmonime_store::journal::Actor::Operator)

@@ -109,6 +109,25 @@ impl From<openmonime_domain::grant::GrantRefusal> for ApiError {
     }
 }
 
+/// 403 `token_amount_limit`, naming the limit the movement would pass.
+fn amount_limit_error(refusal: openmonime_store::amount_limits::LimitRefusal) -> ApiError {
+    use openmonime_domain::amount_limit::LimitBreach;
+    let currency = refusal.currency.code();
+    let (message, detail) = match refusal.breach {
+        LimitBreach::PerMovement { limit } => (
+            format!("this access token moves at most {limit} {currency} (minor units) at a time"),
+            serde_json::json!({"currency": currency, "limit": "perMovement", "value": limit}),
+        ),
+        LimitBreach::Per24Hours { limit, spent } => (
+            format!(
+                "this access token moves at most {limit} {currency} (minor units) in 24 hours, and has moved {spent}"
+            ),
+            serde_json::json!({"currency": currency, "limit": "per24Hours", "value": limit, "spent": spent}),
+        ),
+    };
+    ApiError::forbidden("token_amount_limit", message).with_detail(detail)
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -117,6 +136,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, conflict.reason(), conflict.message())
             }
             StoreError::Refused(refusal) => refusal.into(),
+            StoreError::AmountLimit(refusal) => amount_limit_error(refusal),
             StoreError::IdempotencyKeyInUse => ApiError::new(
                 StatusCode::CONFLICT,
                 "idempotency_key_in_use",

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// A check that cannot fail did: the transaction is rolled back rather than committed.
     #[error("invariant violated: {0}")]
     Invariant(&'static str),
+    /// The token's money limits refuse the movement (decided inside the moving transaction).
+    #[error("amount limit")]
+    AmountLimit(crate::amount_limits::LimitRefusal),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]

@@ -74,7 +74,7 @@ pub struct ResolvedRole {
 
 pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.environment, t.permissions, t.space_id, \
      t.allowed_ips, t.expires_at, t.api_version, t.created_by, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
-     t.request_count, t.exposed_at, t.exposed_origin";
+     t.request_count, t.exposed_at, t.exposed_origin, t.amount_limits";
 
 pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
     let ips = text(row, "allowed_ips")?;
@@ -93,6 +93,7 @@ pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
         expires_at: opt_time(row, "expires_at")?,
         api_version: ApiVersion::parse(&text(row, "api_version")?).ok_or_else(|| corrupt("api_version"))?,
         created_by: opt_id(row, "created_by", TokenId::parse)?,
+        amount_limits: serde_json::from_str(&text(row, "amount_limits")?).map_err(|_| corrupt("amount_limits"))?,
         hint: text(row, "hint")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
@@ -165,6 +166,7 @@ pub(crate) async fn insert_token(
         expires_at: new.expires_at,
         api_version: new.api_version,
         created_by: new.created_by.clone(),
+        amount_limits: new.amount_limits.clone(),
         hint: hint.to_owned(),
         created_at: time_fmt::now(),
         revoked_at: None,
@@ -192,8 +194,8 @@ pub(crate) async fn insert_token(
     let ips: Vec<String> = token.allowed_ips.iter().map(|n| n.to_string()).collect();
     sqlx::query(
         "INSERT INTO access_tokens (id, token_hash, hint, monimeer_id, name, environment, permissions, space_id, \
-         allowed_ips, expires_at, api_version, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         allowed_ips, expires_at, api_version, created_at, created_by, amount_limits) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(token.id.as_str())
     .bind(hash.to_hex())
@@ -208,6 +210,7 @@ pub(crate) async fn insert_token(
     .bind(token.api_version.id())
     .bind(micros(token.created_at))
     .bind(token.created_by.as_ref().map(|t| t.as_str().to_owned()))
+    .bind(serde_json::to_string(&token.amount_limits).map_err(|_| StoreError::Invariant("limits serialize"))?)
     .execute(&mut *tx.tx)
     .await?;
     Ok(token)

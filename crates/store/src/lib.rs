@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod amount_limits;
 pub mod audit;
 pub mod backend;
 mod codec;

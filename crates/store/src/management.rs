@@ -260,6 +260,9 @@ impl Store {
             .bind(old.id.as_str())
             .execute(&mut *tx.tx)
             .await?;
+        // The successor carries the old token's money window: a rotation (by the API or the
+        // operator) never resets what a limited token may still move today.
+        crate::amount_limits::carry_window(&mut tx, &old.id, &token.id).await?;
         record_change(&mut tx, &AuthChange::Token(old.id.clone())).await?;
         let detail = serde_json::json!({"name": old.name, "replacement": token.id});
         journal::record(&mut tx, actor, token_change(old, actor, "token.rotate", detail)).await?;

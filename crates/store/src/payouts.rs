@@ -214,6 +214,7 @@ impl Store {
         &self,
         tenant: &Tenant,
         new: &NewPayout,
+        spender: Option<&TokenId>,
         claim: Option<&IdempotencyClaim>,
         render: impl FnOnce(&Payout) -> String,
     ) -> StoreResult<Result<Outcome<Payout>, PayoutRejection>> {
@@ -287,6 +288,10 @@ impl Store {
         .await?;
         let held_now = move_hold(&mut tx, tenant, &payout, EntryKind::Debit, now_us).await?.is_some();
         if held_now {
+            // The payout's amount counts against the creating token's money limits once it is held.
+            if let Some(spender) = spender {
+                crate::amount_limits::charge(&mut tx, self.backend(), spender, payout.amount, now_us).await?;
+            }
             journal::publish(&mut tx, tenant, EventName::PayoutCreated, &snapshot(&payout)).await?;
             publish_hold(&mut tx, tenant, &payout, EntryKind::Debit).await?;
         } else {

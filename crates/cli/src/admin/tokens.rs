@@ -220,6 +220,7 @@ async fn create_token(store: &Store, c: TokenCreate) -> Result<Value, String> {
         allowed_ips: &c.allow_ip,
         expiry,
         api_version: c.api_version.as_deref(),
+        amount_limits: None,
     };
     let new =
         issuance::validate(&request, Issuer::Operator { monimeer: &monimeer }, time_fmt::now()).map_err(issue_error)?;

@@ -56,6 +56,11 @@ fn escalation_error(e: Escalation) -> ApiError {
             json!({"field": "allowedIps"}),
         ),
         Escalation::Expiry => ("the new token cannot outlive yours".to_owned(), json!({"field": "expireTime"})),
+        Escalation::AmountLimit => (
+            "your token limits the money it moves, so the new token needs limits no higher in every currency yours limits"
+                .to_owned(),
+            json!({"field": "amountLimits"}),
+        ),
     };
     ApiError::forbidden(e.reason(), message).with_detail(detail)
 }
@@ -128,6 +133,7 @@ pub fn issue_error(e: IssueError) -> ApiError {
 }
 
 fn validate_create(body: &CreateAccessToken, caller: &Caller, now: OffsetDateTime) -> ApiResult<NewAccessToken> {
+    let limits: Option<Vec<_>> = body.amount_limits.as_ref().map(|l| l.iter().map(|&l| l.into()).collect());
     let request = TokenRequest {
         name: &body.name,
         permissions: &body.permissions,
@@ -136,6 +142,7 @@ fn validate_create(body: &CreateAccessToken, caller: &Caller, now: OffsetDateTim
         allowed_ips: &body.allowed_ips,
         expiry: Expiry::from_fields(body.never_expires, body.expire_time.as_deref()).map_err(issue_error)?,
         api_version: body.api_version.as_deref(),
+        amount_limits: limits.as_deref(),
     };
     issuance::validate(&request, Issuer::Token(&caller.token.token), now).map_err(issue_error)
 }

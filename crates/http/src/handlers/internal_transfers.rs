@@ -81,7 +81,7 @@ pub async fn create(
     };
     let result = state
         .store
-        .create_transfer(&caller.tenant, &new, Some(&claim), |t| {
+        .create_transfer(&caller.tenant, &new, Some(&caller.token.token.id), Some(&claim), |t| {
             Replayable::render(&One::new(InternalTransfer::new(t.clone())))
         })
         .await?;

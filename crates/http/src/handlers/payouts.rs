@@ -154,7 +154,7 @@ pub async fn create(
         metadata: body.metadata,
     };
     let render = |p: &openmonime_domain::payout::Payout| Replayable::render(&One::new(Payout::new(p.clone())));
-    match state.store.create_payout(&caller.tenant, &new, Some(&claim), render).await? {
+    match state.store.create_payout(&caller.tenant, &new, Some(&caller.token.token.id), Some(&claim), render).await? {
         Ok(outcome) => Ok(Replayable::from_outcome(outcome)),
         Err(PayoutRejection::AccountNotFound) => Err(ApiError::field(
             "source.financialAccountId",

@@ -38,6 +38,8 @@ pub struct AccessToken {
     pub last_used_time: Option<Time>,
     pub last_used_ip: Option<String>,
     pub request_count: i64,
+    /// Money it may move per currency, in minor units (empty: no limit).
+    pub amount_limits: Vec<AmountLimit>,
     /// Set once the token has arrived in a request a browser made: it is in a web page's code
     /// and should be rotated. Null otherwise.
     pub exposure: Option<Exposure>,
@@ -129,6 +131,7 @@ impl AccessToken {
             last_used_time: Time::opt(t.usage.last_used_at),
             last_used_ip: t.usage.last_used_ip.clone(),
             request_count: t.usage.request_count,
+            amount_limits: t.amount_limits.iter().map(|&l| l.into()).collect(),
             exposure: t
                 .exposure
                 .as_ref()
@@ -155,6 +158,21 @@ pub struct Me {
     pub token: AccessToken,
     #[schemars(schema_with = "any_object")]
     pub space: Option<MeSpace>,
+    /// For each currency the token's limits cover: what it has moved in the last 24 hours and
+    /// what it may still move.
+    #[serde(rename = "amountLimits")]
+    pub amount_limits: Vec<LimitStanding>,
+}
+
+/// Where a token stands against its limit in one currency, in minor units.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitStanding {
+    #[serde(flatten)]
+    pub limit: AmountLimit,
+    pub moved_last_24_hours: i64,
+    /// `null` when the 24-hour total is unlimited.
+    pub remaining_24_hours: Option<i64>,
 }
 
 /// `{"type": "object"}`: what the document has said of `monimeer` so far.
@@ -213,6 +231,41 @@ pub struct CreateAccessToken {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Word<ApiVersion>")]
     pub api_version: Option<String>,
+    /// Money the token may move per currency, in minor units: `[{"currency": "SLE",
+    /// "perMovement": 100000, "per24Hours": 500000}]`. Absent: the creating token's limits.
+    #[serde(default, deserialize_with = "present")]
+    pub amount_limits: Option<Vec<AmountLimit>>,
+}
+
+/// Money a token may move in one currency, in minor units; a missing axis is unlimited.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AmountLimit {
+    #[schemars(with = "String")]
+    pub currency: openmonime_domain::money::Currency,
+    /// The largest single movement (an internal transfer, or a payout's amount).
+    #[schemars(range(min = 1))]
+    pub per_movement: Option<i64>,
+    /// The most it may move in any 24 hours.
+    #[serde(rename = "per24Hours")]
+    #[schemars(range(min = 1))]
+    pub per_24_hours: Option<i64>,
+}
+
+impl From<openmonime_domain::amount_limit::AmountLimit> for AmountLimit {
+    fn from(l: openmonime_domain::amount_limit::AmountLimit) -> Self {
+        AmountLimit { currency: l.currency, per_movement: l.per_movement, per_24_hours: l.per_24_hours }
+    }
+}
+
+impl From<AmountLimit> for openmonime_domain::amount_limit::AmountLimit {
+    fn from(l: AmountLimit) -> Self {
+        openmonime_domain::amount_limit::AmountLimit {
+            currency: l.currency,
+            per_movement: l.per_movement,
+            per_24_hours: l.per_24_hours,
+        }
+    }
 }
 
 /// `POST /v1/access-tokens/{id}/revoke` (the body is optional).

@@ -58,10 +58,11 @@ async fn objects_in(app: &TestApp, space: &SpaceId, environment: Environment) ->
         description: None,
         metadata: None,
     };
-    let transfer = match app.store().create_transfer(&tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
-        openmonime_store::Outcome::Fresh { value, .. } => value,
-        openmonime_store::Outcome::Replayed { .. } => unreachable!(),
-    };
+    let transfer =
+        match app.store().create_transfer(&tenant, &new, None, None, |_| String::new()).await.unwrap().unwrap() {
+            openmonime_store::Outcome::Fresh { value, .. } => value,
+            openmonime_store::Outcome::Replayed { .. } => unreachable!(),
+        };
     let page = app
         .store()
         .list_transactions(&tenant, &Default::default(), openmonime_store::PageRequest { after: None, limit: 1 })
@@ -129,7 +130,7 @@ pub async fn pending_payout(app: &TestApp, tenant: &Tenant) -> String {
         fees: Vec::new(),
         metadata: None,
     };
-    match app.store().create_payout(tenant, &new, None, |_| String::new()).await.unwrap().unwrap() {
+    match app.store().create_payout(tenant, &new, None, None, |_| String::new()).await.unwrap().unwrap() {
         openmonime_store::Outcome::Fresh { value, .. } => value.id.to_string(),
         openmonime_store::Outcome::Replayed { .. } => unreachable!(),
     }

@@ -413,6 +413,7 @@ async fn root_uses_the_tokens_default_release() {
         expires_at: None,
         api_version: ApiVersion::Caph20250620,
         created_by: None,
+        amount_limits: Vec::new(),
     };
     app.store().create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await.unwrap();
     let t = minted.plaintext.expose();

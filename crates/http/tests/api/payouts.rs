@@ -43,12 +43,6 @@ struct Desk {
     setup_events: usize,
 }
 
-/// Another node of `app`'s deployment, rate limits off like every test app's.
-async fn second_node(app: &TestApp, mut config: ServerConfig) -> TestApp {
-    config.rate_limits.enabled = false;
-    app.another_node(config).await
-}
-
 impl Desk {
     /// A Space whose test main account holds `funds`.
     async fn open(app: TestApp, funds: i64) -> Desk {
@@ -458,7 +452,7 @@ async fn two_hundred_concurrent_payouts_never_overdraw_their_account() {
     // order they commit in. On PostgreSQL half go through a second node.
     let app = TestApp::spawn_alone(quiet()).await;
     let second = match postgres_or_skip("concurrent payouts on two nodes") {
-        Some(_) => Some(second_node(&app, quiet()).await),
+        Some(_) => Some(app.another_unlimited_node(quiet()).await),
         None => None,
     };
     let desk = Desk::open(app, 10_000).await;
@@ -495,7 +489,7 @@ async fn two_nodes_settle_each_payout_once() {
     // provider once and complete once. On SQLite the second node shares the file.
     let fast = || ServerConfig { sweep_every: std::time::Duration::from_millis(20), ..Default::default() };
     let app = TestApp::spawn_alone(fast()).await;
-    let second = second_node(&app, fast()).await;
+    let second = app.another_unlimited_node(fast()).await;
     let desk = Desk::open(app, 100_000).await;
     let mut ids = Vec::new();
     for i in 0..30 {

@@ -129,6 +129,12 @@ impl TestApp {
         Self::start_on(tempfile::tempdir().expect("temp dir"), self.database_url.clone(), config, None).await
     }
 
+    /// Another node of this deployment with rate limits off, like every test app's.
+    pub async fn another_unlimited_node(&self, mut config: ServerConfig) -> TestApp {
+        config.rate_limits.enabled = false;
+        self.another_node(config).await
+    }
+
     /// A server whose delivery worker reads `clock` and mails alerts through `alerts`; the
     /// worker polls every 50 ms, so a test waits little for what the clock makes due.
     pub async fn spawn_delivering(
@@ -249,6 +255,7 @@ impl TestApp {
             expires_at: spec.expires_at,
             api_version: ApiVersion::LATEST,
             created_by: None,
+            amount_limits: Vec::new(),
         };
         let stored = self.store().create_token(&new, &minted.hash, &minted.hint, &Actor::Operator).await.unwrap();
         (minted.plaintext.expose().to_owned(), stored.id)

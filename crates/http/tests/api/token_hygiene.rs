@@ -548,3 +548,110 @@ async fn tokens_about_to_stop_are_announced_once_and_idle_ones_expire_where_a_sp
     let busy = store.get_token(&busy_id).await.unwrap();
     assert_eq!(busy.status(openmonime_domain::time_fmt::now()), openmonime_domain::entities::TokenStatus::Active);
 }
+
+#[tokio::test]
+async fn a_token_moves_no_more_than_its_limits_even_from_two_nodes_at_once() {
+    use openmonime_domain::Environment;
+    let h = Holder::open().await;
+    let (app, space) = (&h.app, &h.owner.space);
+    let main = app.main_account(space, Environment::Test).await;
+    app.fund(space, Environment::Test, &main, 1_000_000).await;
+    let to = app.create_account(&h.token, space, json!({"name": "wages", "currency": "SLE"})).await;
+    let to = to["id"].as_str().unwrap().to_owned();
+    let main = main.to_string();
+
+    // Limits are validated, then carried by the token.
+    let mut mint = json!({
+        "name": "payroll",
+        "permissions": ["internal-transfers:read", "internal-transfers:write", "payouts:read", "payouts:write", "access-tokens:write"],
+        "amountLimits": [{"currency": "SLE", "perMovement": 0}],
+    });
+    let create =
+        |body: &Value, token: &str| app.client.post(app.url("/v1/access-tokens")).bearer_auth(token).json(body);
+    let (status, _, res) = send(create(&mint, &h.token)).await;
+    let err = assert_error(status, &res, 400, "validation_failed");
+    assert_eq!(err["details"][0]["field"], "amountLimits", "{res}");
+    mint["amountLimits"] = json!([{"currency": "SLE", "perMovement": 500, "per24Hours": 1000}]);
+    let (status, _, res) = send(create(&mint, &h.token)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["result"]["amountLimits"], mint["amountLimits"], "{res}");
+    let limited = res["result"]["token"].as_str().unwrap().to_owned();
+
+    // One movement above the single limit is refused, naming it, and moves nothing.
+    let transfer = |node: &TestApp, value: i64| {
+        let body = json!({
+            "amount": {"currency": "SLE", "value": value},
+            "sourceFinancialAccount": {"id": main},
+            "destinationFinancialAccount": {"id": to},
+        });
+        node.post("/v1/internal-transfers", &limited, space, &body)
+    };
+    let (status, _, res) = send(transfer(app, 501)).await;
+    let err = assert_error(status, &res, 403, "token_amount_limit");
+    assert_eq!(
+        (err["details"][0]["limit"].as_str(), err["details"][0]["value"].as_i64()),
+        (Some("perMovement"), Some(500))
+    );
+    assert_eq!(app.balance(&h.token, space, &to).await, 0);
+
+    // Twenty movements of 100 at once (on PostgreSQL split over two nodes): exactly ten pass the
+    // 24-hour total.
+    let second = match postgres_or_skip("concurrent limited transfers on two nodes") {
+        Some(_) => Some(app.another_unlimited_node(openmonime_http::ServerConfig::default()).await),
+        None => None,
+    };
+    let nodes: Vec<&TestApp> = std::iter::once(app).chain(second.as_ref()).collect();
+    let requests: Vec<_> = (0..20).map(|i| tokio::spawn(send(transfer(nodes[i % nodes.len()], 100)))).collect();
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.unwrap());
+    }
+    let passed = answers.iter().filter(|(status, _, _)| *status == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|(status, _, _)| *status == 403).collect();
+    assert_eq!((passed, refused.len()), (10, 10), "{answers:?}");
+    assert!(refused.iter().all(|(_, _, b)| b["error"]["details"][0]["limit"] == "per24Hours"), "{refused:?}");
+    assert_eq!(app.balance(&h.token, space, &to).await, 1000, "the total moved is exactly the limit");
+
+    // `/v1/me` says where the token stands; a payout is refused too; an unlimited token is not.
+    let (status, me) = h.me(&limited).await;
+    assert_eq!(status, 200, "{me}");
+    let standing = &me["result"]["amountLimits"][0];
+    assert_eq!((standing["movedLast24Hours"].as_i64(), standing["remaining24Hours"].as_i64()), (Some(1000), Some(0)));
+    let payout = json!({"amount": {"currency": "SLE", "value": 1}, "destination": {"type": "momo", "providerId": "m17", "phoneNumber": "+23276000001"}});
+    let (status, _, res) = send(app.post("/v1/payouts", &limited, space, &payout)).await;
+    assert_error(status, &res, 403, "token_amount_limit");
+    let (status, _, res) = send(app.post("/v1/payouts", &h.token, space, &payout)).await;
+    assert_eq!(status, 200, "{res}");
+
+    // A limited token mints only limited tokens: no limit or a higher one is an escalation; none
+    // given inherits its own.
+    for limits in [json!([]), json!([{"currency": "SLE", "perMovement": 500, "per24Hours": 2000}])] {
+        let body = json!({"name": "x", "permissions": ["internal-transfers:write"], "amountLimits": limits});
+        let (status, _, res) = send(create(&body, &limited)).await;
+        assert_error(status, &res, 403, "escalation_amount_limit");
+    }
+    let body = json!({"name": "x", "permissions": ["internal-transfers:write"]});
+    let (status, _, res) = send(create(&body, &limited)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["result"]["amountLimits"], mint["amountLimits"], "{res}");
+
+    // Minting or rotating never resets the window: a child's movements count against its
+    // parent's total, and the parent's total is spent.
+    let child = res["result"]["token"].as_str().unwrap().to_owned();
+    let body = json!({
+        "amount": {"currency": "SLE", "value": 100},
+        "sourceFinancialAccount": {"id": main},
+        "destinationFinancialAccount": {"id": to},
+    });
+    let (status, _, res) = send(app.post("/v1/internal-transfers", &child, space, &body)).await;
+    let err = assert_error(status, &res, 403, "token_amount_limit");
+    assert_eq!(err["details"][0]["limit"], "per24Hours", "{res}");
+    let limited_id = me["result"]["token"]["id"].as_str().unwrap().to_owned();
+    let rotate = app.client.post(app.url(&format!("/v1/access-tokens/{limited_id}/rotate"))).bearer_auth(&limited);
+    let (status, _, rotated) = send(rotate.json(&json!({}))).await;
+    assert_eq!(status, 200, "{rotated}");
+    let successor = rotated["result"]["token"].as_str().unwrap().to_owned();
+    let (status, _, res) = send(app.post("/v1/internal-transfers", &successor, space, &body)).await;
+    assert_error(status, &res, 403, "token_amount_limit");
+    assert_eq!(app.balance(&h.token, space, &to).await, 1000, "still exactly the limit");
+}

@@ -103,11 +103,14 @@ async fn move_balances(tx: &mut sqlx::AnyConnection, tenant: &Tenant, new: &NewT
 impl Store {
     /// Creates and settles a transfer in one transaction: either both balances move and exactly
     /// one debit and one credit are written, or the transfer is recorded as `failed` with no
-    /// entries. `Err(Conflict)`/`Ok(Err(rejection))` change nothing.
+    /// entries. `Err(Conflict)`/`Ok(Err(rejection))` change nothing. A settling transfer is
+    /// charged to `spender`'s money limits in the same transaction (`Err(AmountLimit)` changes
+    /// nothing).
     pub async fn create_transfer(
         &self,
         tenant: &Tenant,
         new: &NewTransfer,
+        spender: Option<&TokenId>,
         claim: Option<&IdempotencyClaim>,
         render: impl FnOnce(&InternalTransfer) -> String,
     ) -> StoreResult<Result<Outcome<InternalTransfer>, TransferRejection>> {
@@ -157,6 +160,9 @@ impl Store {
 
         let failure = match (source_after, destination_after) {
             (Some(source_after), Some(destination_after)) => {
+                if let Some(spender) = spender {
+                    crate::amount_limits::charge(&mut tx, self.backend(), spender, new.amount, now_us).await?;
+                }
                 move_balances(&mut tx.tx, tenant, new, now_us).await?;
                 let entries = [
                     (&new.source, EntryKind::Debit, source_after),
