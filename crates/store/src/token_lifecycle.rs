@@ -138,7 +138,10 @@ impl Store {
     }
 
     /// Expires an idle token now, unless it was used since `last` (a use the sweep did not see
-    /// wins), with a `token.expire_idle` record in each of its Spaces and the change feed.
+    /// wins) or its expiry changed since it was read (another node's sweep got there first: the
+    /// compare is on the exact expiry read, not on "later than now", which two sweeps reading
+    /// slightly different clocks would both pass), with a `token.expire_idle` record in each of
+    /// its Spaces and the change feed.
     async fn expire_idle(
         &self,
         token: &AccessToken,
@@ -148,12 +151,13 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let expired = sqlx::query(
-            "UPDATE access_tokens SET expires_at = $1 WHERE id = $2 AND (expires_at IS NULL OR expires_at > $1) \
+            "UPDATE access_tokens SET expires_at = $1 WHERE id = $2 AND COALESCE(expires_at, -1) = $4 \
              AND (revoked_at IS NULL OR revoked_at > $1) AND COALESCE(last_used_at, created_at) = $3",
         )
         .bind(micros(now))
         .bind(token.id.as_str())
         .bind(micros(last))
+        .bind(token.expires_at.map_or(-1, micros))
         .execute(&mut *tx.tx)
         .await?
         .rows_affected()
