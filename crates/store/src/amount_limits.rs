@@ -30,6 +30,19 @@ pub(crate) async fn charge(
     amount: Money,
     now_us: i64,
 ) -> StoreResult<()> {
+    // Escalation keeps every token minted or rotated by a limited token limited in the same
+    // currencies (`amount_limit::within`), so a spender without a limit in this currency has no
+    // limited ancestor: one primary-key read settles the common, unlimited case.
+    let own = sqlx::query("SELECT amount_limits FROM access_tokens WHERE id = $1")
+        .bind(spender.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let own: Vec<AmountLimit> =
+        serde_json::from_str(&text(&own, "amount_limits")?).map_err(|_| corrupt("amount_limits"))?;
+    if amount_limit::limit_for(&own, amount.currency).is_none() {
+        return Ok(());
+    }
     let chain: Vec<String> = sqlx::query(
         "WITH RECURSIVE chain(id, depth) AS ( \
            SELECT CAST($1 AS TEXT), 0 \
