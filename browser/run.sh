@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The hosted checkout page and the handset simulator in a real browser (browser/checkout.test.mjs).
+# The browser tests, in headless Chromium: the hosted checkout page and the handset simulator
+# (browser/checkout.test.mjs), and the web console: sign-in by link and password, tokens made,
+# used, rotated and revoked, a viewer's and a forged form's refusals, keyboard-only use, sign-out
+# (browser/console.test.mjs). Each file starts its own server on a fresh SQLite database.
 # Installs what it needs: Debian's chromium (no browser build can be downloaded here) and
 # playwright-core (pinned in browser/package-lock.json); builds openmonime; runs `node --test`.
 # Screenshots land in docs/screenshots/.
@@ -16,4 +19,4 @@ fi
 npm_ci=(npm ci --prefix "$here" --no-audit --no-fund --loglevel=error)
 "${npm_ci[@]}" >/dev/null || { sleep 5; "${npm_ci[@]}" >/dev/null; }  # once more, for a registry hiccup
 (cd "$root" && cargo build -q -p openmonime)
-node --test --test-reporter=spec "$here/checkout.test.mjs"
+node --test --test-reporter=spec "$here/checkout.test.mjs" "$here/console.test.mjs"

@@ -199,6 +199,9 @@ fn load_file(path: &Option<PathBuf>) -> Result<FileConfig, String> {
 pub struct DatabaseSettings {
     pub database: SecretUrl,
     pub log_format: String,
+    /// The server's public URL as the file (or `OPENMONIME_PUBLIC_URL`) gives it, for the links
+    /// admin commands print (default `http://LISTEN`).
+    pub public_url: String,
 }
 
 impl DatabaseArgs {
@@ -207,6 +210,19 @@ impl DatabaseArgs {
         Ok(DatabaseSettings {
             database: self.database.clone().or(file.database).unwrap_or_else(|| SecretUrl::from(DEFAULT_DATABASE)),
             log_format: self.log_format.clone().or(file.log_format).unwrap_or_else(|| "human".into()),
+            public_url: std::env::var("OPENMONIME_PUBLIC_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .or(file.public_url)
+                .unwrap_or_else(|| {
+                    format!(
+                        "http://{}",
+                        std::env::var("OPENMONIME_LISTEN")
+                            .ok()
+                            .or(file.listen)
+                            .unwrap_or_else(|| DEFAULT_LISTEN.into())
+                    )
+                }),
         })
     }
 }

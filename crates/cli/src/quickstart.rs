@@ -39,7 +39,8 @@ pub async fn ensure(store: &Store, base_url: &str, log_format: &str) -> Result<(
             create_token = %command,
             "quick start: this database was empty, so an owner and a Space were created; no token \
              was, because with --log-format json stdout and stderr are log streams. Create one with \
-             `create_token` (and serve's --database); it is shown only to you"
+             `create_token` (and serve's --database); it is shown only to you. Sign in to the \
+             console with a link from `openmonime admin monimeer sign-in-link --monimeer <monimeer>`"
         );
         return Ok(());
     }
@@ -69,5 +70,9 @@ pub async fn ensure(store: &Store, base_url: &str, log_format: &str) -> Result<(
         "  Try: curl -H 'Authorization: Bearer <token>' -H 'Monime-Space-Id: {}' {base_url}/v1/financial-accounts",
         space.id
     );
+    let (link, _) = openmonime_http::pages::console::issue_sign_in_link(store, base_url, &owner.id).await?;
+    println!("  Console (a one-time sign-in link, valid 15 minutes):");
+    println!("    {link}");
+    println!("    another: openmonime admin monimeer sign-in-link --monimeer {} (with this --database)", owner.id);
     Ok(())
 }

@@ -1218,3 +1218,53 @@ fn payouts_cut_off_by_kill_9_are_paid_once_after_a_restart() {
     assert_eq!(report["payoutsNotHoldingTheirAmountAndFees"], 0, "{report}");
     assert_eq!(report["payoutsNotReturningTheirHold"], 0, "{report}");
 }
+
+/// `admin monimeer set-password`, the password on stdin.
+fn set_password(db: &Db, monimeer: &str, stdin: &str) -> Output {
+    let mut child = openmonime()
+        .args(["admin", "monimeer", "set-password", "--monimeer", monimeer, "--database", &db.url, "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn admin_sets_a_console_password_from_stdin_and_prints_one_time_sign_in_links() {
+    let db = Db::new();
+    let ada = db.ok(&["monimeer", "create", "--name", "Ada", "--email", "Ada@Example.SL"]);
+    let ada = id(&ada).to_owned();
+    let nobody = db.ok(&["monimeer", "create", "--name", "No Mail"]);
+    let nobody = id(&nobody).to_owned();
+
+    let out = set_password(&db, &ada, "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+    let out = set_password(&db, &nobody, "a long enough passphrase\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no email address"));
+    let out = set_password(&db, &ada, "a long enough passphrase\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["email"], "ada@example.sl");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("passphrase"), "the password is never printed");
+    let stored = db.store(async |s| s.console_password("ADA@example.sl").await.unwrap()).expect("a password");
+    assert_eq!(stored.0.as_str(), ada);
+    assert!(openmonime_domain::console_auth::verify_password("a long enough passphrase", &stored.1));
+    assert!(stored.1.starts_with("$argon2id$"), "only the hash is stored");
+
+    let link = db.ok(&["monimeer", "sign-in-link", "--monimeer", &ada]);
+    let url = link["url"].as_str().unwrap();
+    let secret = url.strip_prefix("http://127.0.0.1:8080/console/sign-in/link/").expect(url);
+    assert!(secret.len() >= 43, "{url}");
+    let hash = openmonime_domain::console_auth::secret_hash(secret);
+    let name = db.store(async |s| s.peek_sign_in_link(&hash).await.unwrap());
+    assert_eq!(name.as_deref(), Some("Ada"));
+    let at = db.ok(&["monimeer", "sign-in-link", "--monimeer", &ada, "--public-url", "https://pay.example.sl/"]);
+    assert!(at["url"].as_str().unwrap().starts_with("https://pay.example.sl/console/sign-in/link/"), "{at}");
+    db.ok(&["monimeer", "offboard", &ada]);
+    db.refused(&["monimeer", "sign-in-link", "--monimeer", &ada], "monimeer_offboarded");
+}

@@ -120,6 +120,11 @@ typed_id!(
     /// prefix is the document's.
     PayoutId, "pyt-");
 
+typed_id!(
+    /// A console session: a Monimeer signed in to the web console. Audit records name it; the
+    /// cookie carries a separate secret, of which the store keeps only the hash.
+    ConsoleSessionId, "ses-");
+
 /// The reference shared by the ledger entries of one money movement.
 pub fn new_transaction_reference() -> String {
     format!("ftr-{}", random_base62(ID_RANDOM_LEN))

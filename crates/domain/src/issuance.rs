@@ -138,18 +138,21 @@ pub struct TokenRequest<'a> {
 }
 
 /// Who mints: a token (whose settings are the defaults, and whose id is recorded as the creator),
-/// or the operator, on behalf of a Monimeer.
+/// the operator on behalf of a Monimeer, or a Monimeer themselves in the console. The last two
+/// mint root tokens: what such a token may do is still capped, on every request, by its owner's
+/// role in the Space it acts in.
 #[derive(Debug, Clone, Copy)]
 pub enum Issuer<'a> {
     Token(&'a AccessToken),
     Operator { monimeer: &'a MonimeerId },
+    Console { monimeer: &'a MonimeerId },
 }
 
 impl Issuer<'_> {
     fn parent(&self) -> Option<&AccessToken> {
         match self {
             Issuer::Token(t) => Some(t),
-            Issuer::Operator { .. } => None,
+            Issuer::Operator { .. } | Issuer::Console { .. } => None,
         }
     }
 }
@@ -230,7 +233,7 @@ pub fn validate(
     };
     let monimeer_id = match issuer {
         Issuer::Token(t) => t.monimeer_id.clone(),
-        Issuer::Operator { monimeer } => monimeer.clone(),
+        Issuer::Operator { monimeer } | Issuer::Console { monimeer } => monimeer.clone(),
     };
     Ok(NewAccessToken {
         monimeer_id,

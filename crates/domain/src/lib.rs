@@ -8,6 +8,7 @@
 
 pub mod amount_limit;
 pub mod checkout;
+pub mod console_auth;
 pub mod cursor;
 pub mod duration;
 pub mod entities;

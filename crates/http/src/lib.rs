@@ -92,9 +92,10 @@ pub async fn serve(
     ));
     let limiter = state.limiter.clone();
     background.until_stopped(async move { limiter.connect_cluster().await });
-    let limiter = state.limiter.clone();
+    let (limiter, pruned) = (state.limiter.clone(), state.clone());
     background.every(std::time::Duration::from_secs(60), First::AtStart, move || {
         limiter.prune();
+        pruned.sign_in.prune();
         std::future::ready(())
     });
     let store = state.store.clone();

@@ -108,6 +108,8 @@ pub struct Shared {
     /// not, cost the server far more than an answer. It holds this state in turn, so it lives
     /// as long as the server does.
     pub inner_app: std::sync::OnceLock<axum::Router>,
+    /// Console sign-in attempts, limited per address and per account.
+    pub sign_in: crate::pages::console::sign_in::Limits,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             clock,
             alerts,
             inner_app: std::sync::OnceLock::new(),
+            sign_in: Default::default(),
         }))
     }
 }

@@ -42,6 +42,19 @@ impl UsageRecorder {
         }
     }
 
+    /// Adds this node's usage not yet written to `token`'s stored figures, so a page shows a use
+    /// at once rather than after the next flush.
+    pub fn overlay(&self, token: &mut openmonime_domain::entities::AccessToken) {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pending.get(&token.id) {
+            token.usage.request_count += p.requests;
+            if token.usage.last_used_at.is_none_or(|stored| stored < p.last_used_at) {
+                token.usage.last_used_at = Some(p.last_used_at);
+                token.usage.last_used_ip = Some(p.last_used_ip.to_string());
+            }
+        }
+    }
+
     /// Writes everything gathered so far; on failure the counts are kept for the next flush.
     pub async fn flush(&self, store: &Store) {
         let batch: Vec<UsageDelta> = {

@@ -76,11 +76,13 @@ pub enum Conflict {
     CheckoutStarted,
     /// A payout changes (PATCH) or is deleted only while `pending`, before it was sent.
     PayoutNotPending,
+    /// Another Monimeer signs in to the console with this email address.
+    EmailInUse,
 }
 
 impl Conflict {
     /// Every conflict, for tests that check each has its own reason and message.
-    pub const ALL: [Conflict; 18] = [
+    pub const ALL: [Conflict; 19] = [
         Conflict::ReferenceInUse,
         Conflict::TransferNotPending,
         Conflict::AmountNotPositive,
@@ -99,6 +101,7 @@ impl Conflict {
         Conflict::PaymentCodeInUse,
         Conflict::CheckoutStarted,
         Conflict::PayoutNotPending,
+        Conflict::EmailInUse,
     ];
 
     /// The stable word the API reports as the error's `reason`.
@@ -122,6 +125,7 @@ impl Conflict {
             Conflict::PaymentCodeInUse => "payment_code_in_use",
             Conflict::CheckoutStarted => "checkout_session_started",
             Conflict::PayoutNotPending => "payout_not_pending",
+            Conflict::EmailInUse => "email_in_use",
         }
     }
 
@@ -151,6 +155,7 @@ impl Conflict {
             Conflict::CheckoutStarted => {
                 "the customer has started this checkout session (or it has ended): it can no longer be deleted"
             }
+            Conflict::EmailInUse => "another Monimeer signs in to the console with this email address",
             Conflict::PayoutNotPending => {
                 "the payout has been sent to its provider (or has ended): it can no longer be changed or deleted"
             }

@@ -12,7 +12,7 @@ use crate::error::StoreResult;
 use openmonime_domain::entities::Tenant;
 use openmonime_domain::event::{EventName, Snapshot};
 use openmonime_domain::grant::Authority;
-use openmonime_domain::ids::{EventId, MonimeerId, SpaceId, TokenId};
+use openmonime_domain::ids::{ConsoleSessionId, EventId, MonimeerId, SpaceId, TokenId};
 use openmonime_domain::time_fmt;
 use openmonime_domain::Environment;
 use serde_json::Value;
@@ -33,6 +33,15 @@ pub enum Actor<'a> {
         /// The Space the request named, where the change has none of its own (a token's).
         space: Option<&'a SpaceId>,
     },
+    /// A Monimeer in the web console: what their role lets them hand out (their session is
+    /// them, like a live token holding every permission, ∩ their role), and where they are.
+    Console {
+        authority: Authority,
+        session: &'a ConsoleSessionId,
+        monimeer: &'a MonimeerId,
+        ip: IpAddr,
+        space: Option<&'a SpaceId>,
+    },
     /// The operator, at the admin CLI: trusted with everything, checked against nothing.
     Operator,
     /// The server itself, on its own initiative (the delivery worker disabling a webhook); only
@@ -44,7 +53,7 @@ impl<'a> Actor<'a> {
     /// The authority a grant is checked against; `None` for the operator.
     pub fn authority(&self) -> Option<&Authority> {
         match self {
-            Actor::Request { authority, .. } => Some(authority),
+            Actor::Request { authority, .. } | Actor::Console { authority, .. } => Some(authority),
             Actor::Operator | Actor::System(_) => None,
         }
     }
@@ -52,7 +61,7 @@ impl<'a> Actor<'a> {
     /// The person behind a request; `None` for the operator.
     pub fn monimeer(&self) -> Option<&'a MonimeerId> {
         match self {
-            Actor::Request { monimeer, .. } => Some(monimeer),
+            Actor::Request { monimeer, .. } | Actor::Console { monimeer, .. } => Some(monimeer),
             Actor::Operator | Actor::System(_) => None,
         }
     }
@@ -60,7 +69,7 @@ impl<'a> Actor<'a> {
     /// The actor's name in the log: the Monimeer behind a request, or the operator.
     pub fn name(&self) -> String {
         match self {
-            Actor::Request { monimeer, .. } => monimeer.to_string(),
+            Actor::Request { monimeer, .. } | Actor::Console { monimeer, .. } => monimeer.to_string(),
             Actor::Operator => OPERATOR.to_owned(),
             Actor::System(name) => (*name).to_owned(),
         }
@@ -69,7 +78,7 @@ impl<'a> Actor<'a> {
     /// The Space the request named, if any.
     pub fn space(&self) -> Option<&'a SpaceId> {
         match self {
-            Actor::Request { space, .. } => *space,
+            Actor::Request { space, .. } | Actor::Console { space, .. } => *space,
             Actor::Operator | Actor::System(_) => None,
         }
     }
@@ -93,6 +102,13 @@ pub(crate) async fn record(tx: &mut WriteTx, actor: &Actor<'_>, change: Change<'
         Actor::Request { token, ip, .. } => {
             if let Value::Object(map) = &mut detail {
                 map.insert("byToken".into(), Value::String(token.to_string()));
+            }
+            Some(ip.to_string())
+        }
+        Actor::Console { session, ip, .. } => {
+            if let Value::Object(map) = &mut detail {
+                map.insert("bySession".into(), Value::String(session.to_string()));
+                map.insert("via".into(), Value::String("console".into()));
             }
             Some(ip.to_string())
         }

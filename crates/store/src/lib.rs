@@ -15,6 +15,7 @@ pub mod audit;
 pub mod backend;
 mod codec;
 pub mod collections;
+pub mod console;
 pub mod deliveries;
 pub mod deployment;
 pub mod error;

@@ -74,7 +74,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
     let store = Store::open(settings.database.expose(), StoreOptions { max_connections: 2, ..StoreOptions::default() })
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
-    let result = execute(&store, args.command).await;
+    let result = execute(&store, &settings.public_url, args.command).await;
     store.close().await;
     let Outcome { value, ok } = result?;
     print(&value, args.json);
@@ -85,9 +85,9 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
     }
 }
 
-async fn execute(store: &Store, command: AdminCommand) -> Result<Outcome, String> {
+async fn execute(store: &Store, public_url: &str, command: AdminCommand) -> Result<Outcome, String> {
     Ok(match command {
-        AdminCommand::Monimeer(cmd) => people::monimeer(store, cmd).await?.into(),
+        AdminCommand::Monimeer(cmd) => people::monimeer(store, public_url, cmd).await?.into(),
         AdminCommand::Space(cmd) => people::space(store, cmd).await?.into(),
         AdminCommand::Member(cmd) => people::member(store, cmd).await?.into(),
         AdminCommand::Token(cmd) => tokens::run(store, cmd).await?.into(),

@@ -2,6 +2,7 @@
 
 use super::{parse, store_err};
 use clap::Subcommand;
+use openmonime_domain::console_auth;
 use openmonime_domain::ids::{MonimeerId, SpaceId};
 use openmonime_domain::role::RoleName;
 use openmonime_domain::time_fmt;
@@ -20,6 +21,21 @@ pub(super) enum MonimeerCommand {
     },
     /// Offboard a Monimeer: every token they own stops working.
     Offboard { id: String },
+    /// Set (or reset) a Monimeer's console password, read from the first line of stdin; their
+    /// email address is the sign-in name. Ends their open console sessions.
+    SetPassword {
+        #[arg(long)]
+        monimeer: String,
+    },
+    /// Print a one-time console sign-in link for a Monimeer (valid 15 minutes, once).
+    SignInLink {
+        #[arg(long)]
+        monimeer: String,
+        /// The server's public URL the link starts with (default: `OPENMONIME_PUBLIC_URL`, the
+        /// configuration file's `public_url`, or `http://LISTEN`).
+        #[arg(long)]
+        public_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,7 +78,7 @@ pub(super) enum MemberCommand {
     },
 }
 
-pub(super) async fn monimeer(store: &Store, cmd: MonimeerCommand) -> Result<Value, String> {
+pub(super) async fn monimeer(store: &Store, public_url: &str, cmd: MonimeerCommand) -> Result<Value, String> {
     Ok(match cmd {
         MonimeerCommand::Create { name, email } => {
             if name.trim().is_empty() {
@@ -75,6 +91,29 @@ pub(super) async fn monimeer(store: &Store, cmd: MonimeerCommand) -> Result<Valu
             let id = parse("Monimeer id", &id, MonimeerId::parse)?;
             let m = store.offboard_monimeer(&id, &Actor::Operator).await.map_err(store_err)?;
             json!({"id": m.id, "offboardTime": m.offboarded_at.map(time_fmt::rfc3339)})
+        }
+        MonimeerCommand::SetPassword { monimeer } => {
+            let id = parse("Monimeer id", &monimeer, MonimeerId::parse)?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+            let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+            console_auth::check_password(password).map_err(|why| why.message())?;
+            let hash = console_auth::hash_password(password);
+            let email = store.set_console_password(&id, &hash).await.map_err(|e| match e {
+                openmonime_store::StoreError::NotFound => {
+                    "no such Monimeer, or they have no email address to sign in with".to_owned()
+                }
+                other => store_err(other),
+            })?;
+            json!({"id": id, "email": email, "passwordSet": true})
+        }
+        MonimeerCommand::SignInLink { monimeer, public_url: flag } => {
+            let id = parse("Monimeer id", &monimeer, MonimeerId::parse)?;
+            let (url, expires) =
+                openmonime_http::pages::console::issue_sign_in_link(store, flag.as_deref().unwrap_or(public_url), &id)
+                    .await
+                    .map_err(store_err)?;
+            json!({"url": url, "expireTime": time_fmt::rfc3339(expires)})
         }
     })
 }

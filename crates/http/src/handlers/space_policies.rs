@@ -33,6 +33,15 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateSpacePolicies>,
 ) -> ApiResult<Json<One<SpacePolicy>>> {
     let space = &caller.tenant.space_id;
+    let patch = patch_of(&body)?;
+    let policy = state.store.update_policy(space, patch, &audit_events::actor(&caller)).await?;
+    state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
+    let view = SpacePolicy::from(&policy);
+    Ok(Json(One::new(view)))
+}
+
+/// The store's patch for a policy update, its values checked (the API and the console alike).
+pub fn patch_of(body: &UpdateSpacePolicies) -> ApiResult<PolicyPatch> {
     let mut patch = PolicyPatch::default();
     if let Some(max) = body.max_token_lifetime_seconds {
         if max.is_some_and(|m| m <= 0) {
@@ -56,8 +65,5 @@ pub async fn update(
         }
         patch.idle_token_expiry_seconds = Some(idle);
     }
-    let policy = state.store.update_policy(space, patch, &audit_events::actor(&caller)).await?;
-    state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
-    let view = SpacePolicy::from(&policy);
-    Ok(Json(One::new(view)))
+    Ok(patch)
 }

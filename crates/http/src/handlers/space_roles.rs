@@ -19,7 +19,7 @@ use openmonime_store::identity::AuthChange;
 use openmonime_store::StoreError;
 
 /// Expands the words; what the request may grant is decided in the store, inside the write.
-fn permissions(words: &[String]) -> ApiResult<PermissionSet> {
+pub fn permissions(words: &[String]) -> ApiResult<PermissionSet> {
     PermissionSet::expand(words)
         .map_err(|w| ApiError::field("permissions", "unknown_permission", format!("`{w}` is not a permission")))
 }
@@ -46,13 +46,7 @@ pub async fn create(
     _: ApiQuery<NoQuery>,
     ApiJson(body): ApiJson<CreateSpaceRole>,
 ) -> ApiResult<Json<One<SpaceRole>>> {
-    if !openmonime_domain::role::is_valid_custom_name(&body.name) {
-        return Err(ApiError::field(
-            "name",
-            "invalid_value",
-            "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter",
-        ));
-    }
+    valid_name(&body.name)?;
     let set = permissions(&body.permissions)?;
     let space = caller.tenant.space_id.clone();
     let role =
@@ -85,4 +79,16 @@ pub async fn delete(
     state.store.delete_role(&space, &name, &audit_events::actor(&caller)).await.map_err(not_found)?;
     state.auth.invalidate(&AuthChange::SpaceRoles(space.clone()));
     Ok(Json(Deleted::default()))
+}
+
+/// A custom role's name, checked (the API and the console alike).
+pub fn valid_name(name: &str) -> ApiResult<()> {
+    if !openmonime_domain::role::is_valid_custom_name(name) {
+        return Err(ApiError::field(
+            "name",
+            "invalid_value",
+            "`name` must be 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter",
+        ));
+    }
+    Ok(())
 }

@@ -68,7 +68,21 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<Replayable<One<Webhook>>> {
     let claim = idempotent.claim(&caller)?;
-    let environment = caller.tenant.environment;
+    let (new, shown_secret) = prepare(&state, body, caller.tenant.environment).await?;
+    let render = |h: &openmonime_domain::webhook::Webhook| {
+        Replayable::render(&One::new(Webhook::with_secret(h.clone(), shown_secret.clone())))
+    };
+    let outcome = state.store.create_webhook(&caller.tenant, &new, Some(&claim), render, &actor(&caller)).await?;
+    Ok(Replayable::from_outcome(outcome))
+}
+
+/// A create request checked (fields, then the URL's addresses) into what the store writes, and
+/// the HS256 secret to show once (the API and the console alike).
+pub async fn prepare(
+    state: &AppState,
+    body: CreateWebhook,
+    environment: Environment,
+) -> ApiResult<(NewWebhook, Option<String>)> {
     let mut v = Validation::new();
     v.not_blank("name", Some(&body.name));
     v.max_chars("name", Some(&body.name), rules::MAX_NAME);
@@ -107,7 +121,7 @@ pub async fn create(
     };
     v.finish().map_err(ApiError::validation)?;
     let url = url.expect("validated");
-    admit(&state, &url, environment).await?;
+    admit(state, &url, environment).await?;
     let shown_secret = (signing == SigningMethod::Hs256).then(|| secret.expose_secret().to_owned());
     let new = NewWebhook {
         name: body.name,
@@ -122,11 +136,7 @@ pub async fn create(
         alert_emails,
         metadata: body.metadata,
     };
-    let render = |h: &openmonime_domain::webhook::Webhook| {
-        Replayable::render(&One::new(Webhook::with_secret(h.clone(), shown_secret.clone())))
-    };
-    let outcome = state.store.create_webhook(&caller.tenant, &new, Some(&claim), render, &actor(&caller)).await?;
-    Ok(Replayable::from_outcome(outcome))
+    Ok((new, shown_secret))
 }
 
 pub async fn list(

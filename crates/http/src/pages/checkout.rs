@@ -171,14 +171,7 @@ fn form_targets(session: &CheckoutSession) -> Vec<String> {
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    super::cookie(headers, CSRF_COOKIE).map(str::to_owned)
 }
 
 fn not_found() -> Response {

@@ -1,11 +1,12 @@
-//! The server's own HTML pages: the hosted checkout page (`checkout`) and the test environment's
-//! handset simulator (`handset`). Server-rendered from templates compiled into the binary
+//! The server's own HTML pages: the hosted checkout page (`checkout`), the test environment's
+//! handset simulator (`handset`) and the web console (`console`). Server-rendered from templates compiled into the binary
 //! (`crates/http/templates`), working without JavaScript, with no third-party asset: every
 //! answer carries a strict Content-Security-Policy (its one inline style allowed by a nonce),
 //! `no-referrer` (a checkout link is a capability and must not leak to the merchant's site), and
 //! refuses to be framed.
 
 pub mod checkout;
+pub mod console;
 pub mod handset;
 
 use crate::state::AppState;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/checkout/{token}/pay", post(checkout::pay))
         .route("/checkout/{token}/cancel", post(checkout::cancel))
         .route("/sandbox/handset", get(handset::show).post(handset::dial))
+        .merge(console::routes())
 }
 
 /// What every page's frame needs: the style nonce and the brand colours.
@@ -93,6 +95,18 @@ pub fn render<T: askama::Template>(template: &T) -> String {
         tracing::error!(error = %e, "a page template failed to render");
         String::from("<!doctype html><title>Error</title><p>Something went wrong.</p>")
     })
+}
+
+/// A value of the request's `Cookie` header(s).
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// `scheme://host[:port]` of an absolute URL.

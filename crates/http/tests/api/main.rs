@@ -13,6 +13,7 @@ mod catalogue;
 mod checkout;
 mod cluster;
 mod collections;
+mod console;
 mod cursors;
 mod deliveries;
 mod duplicates;
