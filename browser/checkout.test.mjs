@@ -5,18 +5,14 @@
 // needs); `node --test` reports the results.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { root, bin, startServer, launchChromium } from "./harness.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bin = process.env.OPENMONIME_BIN ?? join(root, "target", "debug", "openmonime");
 const shots = join(root, "docs", "screenshots");
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const sizes = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
 
 let server, base, token, space, browser, merchant, merchantUrl;
@@ -38,17 +34,6 @@ async function api(method, path, body) {
   return json.result;
 }
 
-/// The quick start's line in the JSON log: the owner, the Space and the admin command that mints a token.
-function quickStart(log) {
-  for (const line of log.split("\n")) {
-    try {
-      const fields = JSON.parse(line).fields;
-      if (fields && fields.create_token) return fields;
-    } catch {}
-  }
-  return null;
-}
-
 before(async () => {
   mkdirSync(shots, { recursive: true });
   merchant = createServer((req, res) => {
@@ -67,24 +52,8 @@ before(async () => {
   await new Promise((r) => merchant.listen(0, "127.0.0.1", r));
   merchantUrl = `http://127.0.0.1:${merchant.address().port}`;
 
-  const port = await new Promise((r) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const p = probe.address().port;
-      probe.close(() => r(p));
-    });
-  });
-  base = `http://127.0.0.1:${port}`;
-  let log = "";
-  server = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database", database, "--rate-limits", "off", "--log-format", "json"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  server.stderr.on("data", (c) => (log += c));
-  let fields = null;
-  for (let i = 0; i < 200 && !fields; i++) {
-    await sleep(50);
-    fields = quickStart(log);
-  }
-  assert.ok(fields, `no quick-start line in the server's log:\n${log}`);
+  let fields;
+  ({ server, base, quickStart: fields } = await startServer(database));
   const mint = fields.create_token.split(" ").slice(1);
   const minted = JSON.parse(execFileSync(bin, [...mint, "--database", database, "--json"]).toString());
   token = minted.token;
@@ -95,10 +64,7 @@ before(async () => {
     apiRelease: "caph",
     events: ["checkout_session.completed", "checkout_session.cancelled", "payment.completed"],
   });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,18 +7,13 @@
 // docs/screenshots/console-*.png. Run by browser/run.sh; `node --test` reports the results.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { root, bin, startServer, launchChromium } from "./harness.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bin = process.env.OPENMONIME_BIN ?? join(root, "target", "debug", "openmonime");
 const shots = join(root, "docs", "screenshots");
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const sizes = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
 const password = "correct horse battery staple";
 
@@ -65,17 +60,6 @@ async function accounts(secret) {
   return { status: res.status, json: await res.json() };
 }
 
-/// The quick start's line in the JSON log: the owner and the Space.
-function quickStart(log) {
-  for (const line of log.split("\n")) {
-    try {
-      const fields = JSON.parse(line).fields;
-      if (fields && fields.monimeer && fields.space) return fields;
-    } catch {}
-  }
-  return null;
-}
-
 function stopServer() {
   if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
 }
@@ -90,19 +74,8 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 
 before(async () => {
   mkdirSync(shots, { recursive: true });
-  const port = await new Promise((r) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const p = probe.address().port;
-      probe.close(() => r(p));
-    });
-  });
-  base = `http://127.0.0.1:${port}`;
-  let log = "";
-  server = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database", database, "--rate-limits", "off", "--log-format", "json"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  server.stderr.on("data", (c) => (log += c));
-  const fields = await until(`the quick-start line in the server's log:\n${log}`, () => quickStart(log), 10000);
+  let fields;
+  ({ server, base, quickStart: fields } = await startServer(database));
   await until("the server to answer", () => fetch(`${base}/console/sign-in`).then((r) => r.ok, () => false));
   space = fields.space;
   tokensUrl = `${base}/console/${space}/test/tokens`;
@@ -116,10 +89,7 @@ before(async () => {
   writer = { id: w.id, name: "Priya Password", email: "priya@example.test" };
   owner = { id: fields.monimeer };
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
