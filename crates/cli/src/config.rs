@@ -345,10 +345,46 @@ impl ServeArgs {
     }
 }
 
+/// The logging set up by [`init_logging`]: keep it alive until exit so the last lines are
+/// flushed.
+pub struct Logging {
+    _guard: tracing_appender::non_blocking::WorkerGuard,
+    writer: tracing_appender::non_blocking::NonBlocking,
+    format: openmonime_http::access_log::LineFormat,
+    ansi: bool,
+}
+
+/// The request log's lines, into the same background writer as every other line (so their order
+/// holds).
+struct StderrLines(tracing_appender::non_blocking::NonBlocking);
+
+impl openmonime_http::access_log::LineSink for StderrLines {
+    fn write_line(&self, line: &[u8]) {
+        use std::io::Write;
+        let _ = self.0.clone().write_all(line);
+    }
+}
+
+impl Logging {
+    /// How the server writes its request log: off when `RUST_LOG` excludes it, as a `tracing`
+    /// event on a terminal (coloured like the rest), and otherwise formatted by the server itself
+    /// in the same layout (see `openmonime_http::access_log`).
+    pub fn access_log(&self) -> openmonime_http::access_log::AccessLog {
+        use openmonime_http::access_log::AccessLog;
+        if !tracing::enabled!(target: "openmonime::request", tracing::Level::INFO) {
+            return AccessLog::Off;
+        }
+        if self.ansi {
+            return AccessLog::Tracing;
+        }
+        AccessLog::Lines { format: self.format, sink: std::sync::Arc::new(StderrLines(self.writer.clone())) }
+    }
+}
+
 /// Human lines (coloured only on a terminal), or one JSON object per line; level from `RUST_LOG`
 /// (default info). Lines are written by a background thread so a request never waits on a
-/// `write` to stderr; keep the returned guard alive until exit so the last lines are flushed.
-pub fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
+/// `write` to stderr.
+pub fn init_logging(format: &str) -> Logging {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     let ansi = std::io::stderr().is_terminal();
@@ -357,9 +393,15 @@ pub fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
-    guard
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer.clone()).with_ansi(ansi);
+    let json = format == "json";
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let format = if json {
+        openmonime_http::access_log::LineFormat::Json
+    } else {
+        openmonime_http::access_log::LineFormat::Human
+    };
+    Logging { _guard: guard, writer, format, ansi }
 }
 
 #[cfg(test)]

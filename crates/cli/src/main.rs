@@ -77,8 +77,9 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let settings = args.resolve()?;
-    let _logging = config::init_logging(&settings.log_format);
+    let mut settings = args.resolve()?;
+    let logging = config::init_logging(&settings.log_format);
+    settings.server.access_log = logging.access_log();
     // Installed before the port opens: a SIGTERM that arrives as soon as the server is reachable
     // must already mean "drain and exit 0", not the default kill.
     let shutdown = shutdown_signal();

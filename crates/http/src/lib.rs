@@ -4,6 +4,7 @@
 //! [`app`] builds the whole application as a `Router`, so tests drive exactly what production
 //! serves; [`serve`] runs it on a listener until a shutdown signal.
 
+pub mod access_log;
 pub mod auth;
 pub mod background;
 pub mod client_ip;

@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub sweep_every: Duration,
     /// The keys that sign GitHub's secret-scanning reports (none: that route answers 503).
     pub leak_keys: crate::leak_keys::LeakKeys,
+    /// How the one line per request is written (a `tracing` event unless the binary says).
+    pub access_log: crate::access_log::AccessLog,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             fees: std::sync::Arc::default(),
             sweep_every: Duration::from_secs(1),
             leak_keys: crate::leak_keys::LeakKeys::default(),
+            access_log: crate::access_log::AccessLog::default(),
         }
     }
 }

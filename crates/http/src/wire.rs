@@ -2,6 +2,7 @@
 //! limit, client-IP resolution, duplicated-header refusal, panic containment, and the one-line
 //! request log.
 
+use crate::access_log::RequestLine;
 use crate::auth::{ClientIp, LoggedTokenId};
 use crate::client_ip;
 use crate::error::ApiError;
@@ -141,17 +142,15 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     }
 
     let extensions = response.extensions();
-    tracing::info!(
-        target: "openmonime::request",
-        method = method.as_str(),
-        route = extensions.get::<LoggedRoute>().map_or("<unmatched>", |r| r.0.as_str()),
-        status = response.status().as_u16(),
-        duration_us = micros as u64,
-        request_id = request_id.as_str(),
-        token_id = extensions.get::<LoggedTokenId>().map_or("-", |t| t.0.as_str()),
-        client_ip = %ip,
-        "request"
-    );
+    state.config.access_log.write(&RequestLine {
+        method: method.as_str(),
+        route: extensions.get::<LoggedRoute>().map_or("<unmatched>", |r| r.0.as_str()),
+        status: response.status().as_u16(),
+        duration_us: micros as u64,
+        request_id: request_id.as_str(),
+        token_id: extensions.get::<LoggedTokenId>().map_or("-", |t| t.0.as_str()),
+        client_ip: ip,
+    });
     response
 }
 

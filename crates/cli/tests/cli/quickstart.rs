@@ -6,7 +6,7 @@
 use super::{openmonime, Server};
 use openmonime_store::backend::StoreOptions;
 use openmonime_store::Store;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// A fresh, empty database: a new PostgreSQL database, or a SQLite file in `dir`.
@@ -118,4 +118,21 @@ fn with_json_logs_no_token_is_created_and_every_line_is_json() {
     assert!(!log.contains("create_token"), "the quick start ran once: {log}");
     assert!(!log.contains(&token), "the token reached the log");
     assert_eq!(counts(&url), (1, 1, 1));
+    // The request log (written by the server itself, not through `tracing`): one JSON line per
+    // request, in the `tracing` formatter's layout, naming the token by its id.
+    let request = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["target"] == "openmonime::request" && l["fields"]["route"] == "/v1/financial-accounts")
+        .unwrap_or_else(|| panic!("no request line:\n{log}"));
+    let fields = &request["fields"];
+    assert_eq!(
+        (&request["level"], &fields["message"], &fields["method"]),
+        (&json!("INFO"), &json!("request"), &json!("GET"))
+    );
+    assert_eq!(fields["status"], 200);
+    assert!(fields["duration_us"].is_u64() && fields["request_id"].as_str().unwrap().starts_with("req-"));
+    assert_eq!(fields["token_id"], created["id"]);
+    assert_eq!(fields["client_ip"], "127.0.0.1");
+    assert!(request["timestamp"].as_str().unwrap().ends_with('Z'));
 }

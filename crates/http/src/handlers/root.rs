@@ -1,22 +1,58 @@
 //! `GET /`: who the platform thinks you are. Always 200, never enveloped; an invalid token is
-//! simply "not authenticated". Serialized from borrowed structs: it is the hottest route.
+//! simply "not authenticated". It is the hottest route: the fixed head of the answer (the
+//! platform and its tagline, whose emoji made escaping them the costliest part of serializing)
+//! is serialized once, and each answer serializes only what varies after it.
 
 use crate::auth::{authenticate, requested_version, ClientIp};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde::Serialize;
 use std::net::IpAddr;
 
+/// The answer: [`Head`] (the same for every request), then [`Varying`], as one JSON object.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Root {
+struct Head {
     platform: &'static str,
     tagline: &'static str,
+}
+
+const HEAD: Head = Head { platform: "Monime - Ⓜ️", tagline: "APIs Beyond Payments ⚡️⚙️💰️" };
+
+/// The answer's fields after the head.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Varying {
     status: Status,
     api_version: Option<ApiVersionInfo>,
     request_origin: RequestOrigin,
+}
+
+/// `{"platform":…,"tagline":…,` serialized once: the head's object without its closing brace.
+fn head() -> &'static [u8] {
+    static HEAD_JSON: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    HEAD_JSON.get_or_init(|| {
+        let mut json = serde_json::to_vec(&HEAD).unwrap_or_else(|_| b"{}".to_vec());
+        json.pop();
+        json.push(b',');
+        json
+    })
+}
+
+/// The whole answer's bytes: the head, then the varying fields' object without its opening brace.
+fn answer(varying: &Varying) -> Vec<u8> {
+    let head = head();
+    let mut body = Vec::with_capacity(head.len() + 256);
+    body.extend_from_slice(head);
+    let start = body.len();
+    if serde_json::to_writer(&mut body, varying).is_err() {
+        body.truncate(start);
+        body.extend_from_slice(b"{}");
+    }
+    body.remove(start);
+    body
 }
 
 #[derive(Serialize)]
@@ -58,7 +94,7 @@ pub async fn root(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-) -> Result<Json<Root>, crate::error::ApiError> {
+) -> Result<Response, crate::error::ApiError> {
     let caller = match authenticate(&state, &headers, ip).await {
         Ok(found) => Some(found),
         // A presented token that fails counts against the per-IP failed-authentication limit, as on
@@ -81,14 +117,46 @@ pub async fn root(
             },
         }
     });
-    Ok(Json(Root {
-        platform: "Monime - Ⓜ️",
-        tagline: "APIs Beyond Payments ⚡️⚙️💰️",
+    let varying = Varying {
         status: Status {
             environment: caller.as_ref().map(|f| f.token.environment.as_str()),
             is_authenticated: caller.is_some(),
         },
         api_version,
         request_origin: RequestOrigin { country: state.geoip.as_ref().and_then(|g| g.country(ip)), ip_address: ip },
-    }))
+    };
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer(&varying)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spliced answer is exactly what serializing the whole object at once gives.
+    #[test]
+    fn the_answer_is_one_object_in_field_order() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Whole<'a> {
+            platform: &'static str,
+            tagline: &'static str,
+            #[serde(flatten)]
+            rest: &'a Varying,
+        }
+        let varying = Varying {
+            status: Status { environment: Some("test"), is_authenticated: true },
+            api_version: Some(ApiVersionInfo {
+                id: "caph.2025-08-23",
+                release: Release { name: "caph", date: "2025-08-23" },
+                deprecated: false,
+                api_schemas: ApiSchemas { open_api: "http://x/openapi.json".into() },
+            }),
+            request_origin: RequestOrigin { country: Some("SL".into()), ip_address: "10.0.0.1".parse().unwrap() },
+        };
+        let whole = Whole { platform: HEAD.platform, tagline: HEAD.tagline, rest: &varying };
+        assert_eq!(answer(&varying), serde_json::to_vec(&whole).unwrap());
+        let parsed: serde_json::Value = serde_json::from_slice(&answer(&varying)).unwrap();
+        assert_eq!(parsed["platform"], "Monime - Ⓜ️");
+        assert_eq!(parsed["requestOrigin"]["ipAddress"], "10.0.0.1");
+    }
 }
