@@ -4,7 +4,7 @@
 //! bits), so ids can be shown to clients without revealing counts or creation order. Ordering and
 //! pagination use a separate sequence number in the store.
 
-use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// Length of the random part of a generated id.
@@ -12,9 +12,22 @@ pub const ID_RANDOM_LEN: usize = 22;
 /// Longest id accepted anywhere (the spec caps `Monime-Space-Id` at 64 characters).
 pub const ID_MAX_LEN: usize = 64;
 
-/// Random base62 text from the thread CSPRNG.
+const BASE62: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Random base62 text from the thread CSPRNG: random bytes below 248 (4 × 62) map to a character
+/// each, the rest are drawn again, so every character is equally likely. (Every request makes an
+/// id; this costs a fraction of sampling one character at a time.)
 pub fn random_base62(len: usize) -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+    let mut rng = rand::thread_rng();
+    let mut out = String::with_capacity(len);
+    let mut block = [0u8; 32];
+    while out.len() < len {
+        rng.fill_bytes(&mut block);
+        for &b in block.iter().filter(|&&b| b < 248).take(len - out.len()) {
+            out.push(char::from(BASE62[usize::from(b % 62)]));
+        }
+    }
+    out
 }
 
 /// True when `body` could be the random part of an id: 1..=(64 - prefix) base62 characters.
@@ -133,6 +146,24 @@ pub fn new_transaction_reference() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_text_has_its_length_and_uses_every_character_evenly() {
+        for len in [0, 1, 22, 31, 32, 33, 100] {
+            let s = random_base62(len);
+            assert_eq!(s.len(), len);
+            assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
+        // 62,000 characters: each of the 62 expected 1,000 times; a bias of 4/62 (what `b % 62`
+        // over all 256 bytes would give) would push some above 1,200.
+        let mut counts = [0u32; 256];
+        for b in random_base62(62_000).bytes() {
+            counts[usize::from(b)] += 1;
+        }
+        let seen: Vec<u32> = counts.iter().copied().filter(|&c| c > 0).collect();
+        assert_eq!(seen.len(), 62);
+        assert!(seen.iter().all(|&c| (800..1200).contains(&c)), "{seen:?}");
+    }
 
     #[test]
     fn generated_ids_round_trip_and_reject_other_prefixes() {

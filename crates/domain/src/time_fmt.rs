@@ -8,6 +8,30 @@ pub fn now() -> OffsetDateTime {
     from_micros(to_micros(OffsetDateTime::now_utc()))
 }
 
+/// Appends `t` as `2026-12-06T21:19:45.785713Z` (UTC, microseconds): the request headers' and the
+/// request log's stamp, written digit by digit because it is on every request (the general
+/// formatter costs several times more).
+pub fn push_rfc3339_micros(out: &mut String, t: OffsetDateTime) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let (date, clock) = (t.date(), t.time());
+    let fields: [(u32, u32, char); 7] = [
+        (date.year().clamp(0, 9999) as u32, 4, '-'),
+        (u32::from(u8::from(date.month())), 2, '-'),
+        (u32::from(date.day()), 2, 'T'),
+        (u32::from(clock.hour()), 2, ':'),
+        (u32::from(clock.minute()), 2, ':'),
+        (u32::from(clock.second()), 2, '.'),
+        (clock.microsecond(), 6, 'Z'),
+    ];
+    for (value, width, after) in fields {
+        for place in (0..width).rev() {
+            let digit = (value / 10u32.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out.push(after);
+    }
+}
+
 pub fn to_micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
@@ -29,5 +53,23 @@ pub mod serde_rfc3339 {
     pub use time::serde::rfc3339::*;
     pub mod option {
         pub use time::serde::rfc3339::option::*;
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hand-written stamp parses back to the same microsecond, and has one fixed width.
+        #[test]
+        fn the_fast_stamp_is_rfc3339_to_the_microsecond(us in 0i64..253_402_300_799_000_000) {
+            let t = from_micros(us);
+            let mut out = String::new();
+            push_rfc3339_micros(&mut out, t);
+            prop_assert_eq!(out.len(), 27);
+            prop_assert_eq!(parse_rfc3339(&out), Some(t));
+        }
     }
 }

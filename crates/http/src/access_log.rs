@@ -7,6 +7,7 @@
 //! A library user (and the test suite) that configures nothing gets [`AccessLog::Tracing`]: the
 //! same line as a `tracing` event, target `openmonime::request`, so a subscriber still sees it.
 
+use openmonime_domain::time_fmt::push_rfc3339_micros;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -88,22 +89,6 @@ impl AccessLog {
     }
 }
 
-/// `2026-12-06T21:19:45.785713Z`: the `tracing` formatter's timestamp (UTC, microseconds).
-fn timestamp(out: &mut String, t: time::OffsetDateTime) {
-    let (date, clock) = (t.date(), t.time());
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        date.year(),
-        u8::from(date.month()),
-        date.day(),
-        clock.hour(),
-        clock.minute(),
-        clock.second(),
-        clock.microsecond()
-    );
-}
-
 /// A string as JSON writes it (the `tracing` formatter's `Debug` quoting agrees for the values a
 /// request line holds: no character here needs more than a backslash).
 fn quoted(out: &mut String, s: &str) {
@@ -140,16 +125,34 @@ fn field(out: &mut String, format: LineFormat, name: &str) {
     }
 }
 
+/// An address as `Display` writes it; IPv4 (nearly every client) digit by digit.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut number = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(number.format(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 fn format_line(out: &mut String, format: LineFormat, now: time::OffsetDateTime, r: &RequestLine<'_>) {
     let mut number = itoa::Buffer::new();
     match format {
         LineFormat::Human => {
-            timestamp(out, now);
+            push_rfc3339_micros(out, now);
             out.push_str("  INFO openmonime::request: request");
         }
         LineFormat::Json => {
             out.push_str("{\"timestamp\":\"");
-            timestamp(out, now);
+            push_rfc3339_micros(out, now);
             out.push_str("\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\"");
         }
     }
@@ -167,13 +170,13 @@ fn format_line(out: &mut String, format: LineFormat, now: time::OffsetDateTime, 
     quoted(out, r.token_id);
     // An address needs no escaping; the human layout shows it unquoted (`%` in `tracing`).
     field(out, format, "client_ip");
-    match format {
-        LineFormat::Human => {
-            let _ = write!(out, "{}", r.client_ip);
-        }
-        LineFormat::Json => {
-            let _ = write!(out, "\"{}\"}},\"target\":\"openmonime::request\"}}", r.client_ip);
-        }
+    let json = format == LineFormat::Json;
+    if json {
+        out.push('"');
+    }
+    push_ip(out, r.client_ip);
+    if json {
+        out.push_str("\"},\"target\":\"openmonime::request\"}");
     }
     out.push('\n');
 }
@@ -237,7 +240,9 @@ mod tests {
 
     #[test]
     fn lines_match_the_tracing_formatters_field_for_field() {
-        for r in [line("/v1/financial-accounts/{id}", "tok-3MuTNyBVQl0XIgCeRVm3hO"), line("<unmatched>", "-")] {
+        let mut v4 = line("/", "-");
+        v4.client_ip = "203.0.113.250".parse().unwrap();
+        for r in [line("/v1/financial-accounts/{id}", "tok-3MuTNyBVQl0XIgCeRVm3hO"), line("<unmatched>", "-"), v4] {
             let human = ours(LineFormat::Human, &r);
             let expected = through_tracing(LineFormat::Human, &r);
             assert_eq!(human.strip_prefix("1970-01-01T00:00:00.000000Z  ").unwrap(), expected.trim_start());

@@ -113,6 +113,8 @@ pub struct Shared {
     pub inner_app: std::sync::OnceLock<axum::Router>,
     /// Console sign-in attempts, limited per address and per account.
     pub sign_in: crate::pages::console::sign_in::Limits,
+    /// `Monime-Request-Checksum` of bodyless requests by method and path (see `wire`).
+    pub checksums: quick_cache::sync::Cache<(axum::http::Method, String), String>,
 }
 
 impl AppState {
@@ -142,6 +144,7 @@ impl AppState {
             alerts,
             inner_app: std::sync::OnceLock::new(),
             sign_in: Default::default(),
+            checksums: quick_cache::sync::Cache::new(4096),
         }))
     }
 }

@@ -416,6 +416,19 @@ async fn the_checksum_is_deterministic_and_covers_method_path_and_body() {
     let a = checksum(app.client.get(app.url("/v1/financial-accounts"))).await;
     assert_eq!(checksum(app.client.get(app.url("/v1/financial-accounts"))).await, a);
     assert_ne!(checksum(app.client.get(app.url("/"))).await, a);
+    // A bodyless request's checksum is remembered per method and path: still SHA-256 of
+    // `METHOD path\n`, first time and after, for a short path and a long one (not remembered).
+    let expected = |method: &str, path: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!("{method} {path}\n").as_bytes()))
+    };
+    assert_eq!(a, expected("GET", "/v1/financial-accounts"));
+    let long = format!("/v1/{}", "x".repeat(300));
+    for _ in 0..2 {
+        assert_eq!(checksum(app.client.get(app.url("/"))).await, expected("GET", "/"));
+        assert_eq!(checksum(app.client.get(app.url(&long))).await, expected("GET", &long));
+        assert_eq!(checksum(app.client.delete(app.url("/"))).await, expected("DELETE", "/"));
+    }
 }
 
 // ---------------------------------------------------------------- probes
