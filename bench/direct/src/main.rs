@@ -6,9 +6,13 @@
 //! ```text
 //! openmonime-bench-direct read     --database URL --space spc-… --env test --accounts FILE
 //!                                  [--seconds 5] [--concurrency 64] [--max-connections N]
+//! openmonime-bench-direct read-rusqlite --database sqlite:PATH … (as `read`)
 //! openmonime-bench-direct transfer --database URL --space spc-… --env test --accounts FILE
 //!                                  --monimeer mmr-… [--seconds 5] [--concurrency 32] [--max-connections N]
 //! ```
+//!
+//! `read-rusqlite` issues the read through rusqlite on the calling runtime thread (one
+//! connection per thread), to weigh a driver without sqlx's per-connection thread (docs/design.md).
 //!
 //! `--max-connections` overrides the pool size (default: the server's, `StoreOptions::default()`),
 //! to see how much of a gap the pool size explains.
@@ -64,11 +68,11 @@ fn usage() -> ! {
 fn parse_args() -> Result<Args, Error> {
     let mut raw = std::env::args().skip(1);
     let mode = raw.next().unwrap_or_else(|| usage());
-    if mode != "read" && mode != "transfer" {
+    if mode != "read" && mode != "transfer" && mode != "read-rusqlite" {
         usage();
     }
     let mut args = Args {
-        concurrency: if mode == "read" { 64 } else { 32 },
+        concurrency: if mode.starts_with("read") { 64 } else { 32 },
         mode,
         database: String::new(),
         space: String::new(),
@@ -285,6 +289,47 @@ async fn transfer_once(s: &Shared, source: &str, destination: &str, amount: i64)
     }
 }
 
+thread_local! {
+    /// `read-rusqlite`: each runtime thread's own connection, opened on first use.
+    static CONNECTION: std::cell::RefCell<Option<rusqlite::Connection>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The same read through rusqlite, run on the calling runtime thread (no hand-off to a driver
+/// thread and back): what a short-read path that skips sqlx's thread would cost. Then yields, as a
+/// server task would on its socket.
+async fn read_once_rusqlite(shared: &Shared, account: &str) -> Result<(), Error> {
+    let path = shared.args.database.strip_prefix("sqlite:").ok_or("read-rusqlite needs a sqlite: URL")?;
+    let sql = ACCOUNT_SQL.replace("$1", "?1").replace("$2", "?2").replace("$3", "?3");
+    CONNECTION.with(|cell| -> Result<(), Error> {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let connection = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            *slot = Some(connection);
+        }
+        let connection = slot.as_ref().ok_or("no connection")?;
+        let mut statement = connection.prepare_cached(&sql)?;
+        statement.query_row(rusqlite::params![account, shared.args.space, shared.args.env], |row| {
+            let _: i64 = row.get("seq")?;
+            for col in ["id", "uvan", "name", "currency"] {
+                let _: String = row.get(col)?;
+            }
+            for col in ["reference", "description", "metadata"] {
+                let _: Option<String> = row.get(col)?;
+            }
+            let _: i64 = row.get("balance")?;
+            let _: i64 = row.get("created_at")?;
+            let _: Option<i64> = row.get("updated_at")?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    tokio::task::yield_now().await;
+    Ok(())
+}
+
 /// One worker: operations until the deadline; returns each one's latency and the error count.
 async fn worker(shared: Arc<Shared>, deadline: Instant) -> (Vec<Duration>, u64) {
     let mut latencies = Vec::new();
@@ -303,6 +348,8 @@ async fn worker(shared: Arc<Shared>, deadline: Instant) -> (Vec<Duration>, u64) 
         let started = Instant::now();
         let result = if shared.args.mode == "read" {
             read_once(&shared, &shared.args.accounts[a]).await
+        } else if shared.args.mode == "read-rusqlite" {
+            read_once_rusqlite(&shared, &shared.args.accounts[a]).await
         } else {
             transfer_once(&shared, &shared.args.accounts[a], &shared.args.accounts[b], 1).await
         };
