@@ -46,6 +46,13 @@ pub struct TokenAuditFilter {
     pub within: Option<SpaceId>,
 }
 
+/// A Space's log in one environment, newest first: `$1` Space, `$2` environment, `$3` action,
+/// `$4` actor, `$5` before this sequence number, `$6` rows. Public so a test can check its plan.
+pub const SPACE_LOG_SQL: &str = "SELECT seq, id, environment, actor, action, subject, detail, ip, created_at \
+     FROM audit_events WHERE space_id = $1 AND (environment IS NULL OR environment = $2) \
+     AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR actor = $4) AND ($5 IS NULL OR seq < $5) \
+     ORDER BY seq DESC LIMIT $6";
+
 /// Filters for reading the log.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct AuditFilter {
@@ -107,20 +114,15 @@ impl Store {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> StoreResult<Page<AuditRecord>> {
-        let rows = sqlx::query(
-            "SELECT seq, id, environment, actor, action, subject, detail, ip, created_at FROM audit_events \
-             WHERE space_id = $1 AND (environment IS NULL OR environment = $2) \
-             AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR actor = $4) AND ($5 IS NULL OR seq < $5) \
-             ORDER BY seq DESC LIMIT $6",
-        )
-        .bind(space.as_str())
-        .bind(environment.as_str())
-        .bind(filter.action.as_deref())
-        .bind(filter.actor.as_deref())
-        .bind(page.after)
-        .bind(page.limit as i64 + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(SPACE_LOG_SQL)
+            .bind(space.as_str())
+            .bind(environment.as_str())
+            .bind(filter.action.as_deref())
+            .bind(filter.actor.as_deref())
+            .bind(page.after)
+            .bind(page.limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await?;
         crate::page_of(rows, page.limit, record_from_row)
     }
 

@@ -94,8 +94,14 @@ fn blank<'a>(action: String) -> SignInPage<'a> {
     SignInPage { frame: Bare::new(), csrf: String::new(), email: "", notice: None, link_name: None, action }
 }
 
-/// Opens a session and sends the browser into the console with its cookie.
-async fn open_session(state: &AppState, monimeer: &MonimeerId, ip: IpAddr) -> Answer {
+/// Opens a session and sends the browser into the console with its cookie; a session the browser
+/// already held ends (signing in again, perhaps as someone else, leaves no second live session).
+async fn open_session(state: &AppState, monimeer: &MonimeerId, ip: IpAddr, headers: &HeaderMap) -> Answer {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        if let Some(session) = state.store.console_session(&secret_hash(old)).await? {
+            state.store.end_console_session(&session.id).await?;
+        }
+    }
     let secret = new_secret();
     state.store.open_console_session(monimeer, &secret_hash(&secret), &random_base62(32), &ip.to_string()).await?;
     let mut response = back("/console".into());
@@ -145,7 +151,7 @@ pub async fn with_password(
     };
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored)).await.unwrap_or(false);
     match monimeer.filter(|_| matches) {
-        Some(monimeer) => open_session(&state, &monimeer, ip).await,
+        Some(monimeer) => open_session(&state, &monimeer, ip, &headers).await,
         None => {
             let mut page = blank("/console/sign-in".into());
             page.email = email;
@@ -187,7 +193,7 @@ pub async fn with_link(
     pre_session_checks(&state, &headers, fields.get("csrf"))?;
     // Only a link that does not work is charged: links cannot be guessed, but trying costs a write.
     match state.store.use_sign_in_link(&secret_hash(&secret)).await? {
-        Some(monimeer) => open_session(&state, &monimeer, ip).await,
+        Some(monimeer) => open_session(&state, &monimeer, ip, &headers).await,
         None => {
             state.sign_in.charge(ip, None)?;
             Ok(link_gone(&state))

@@ -128,8 +128,12 @@ pub struct RoleRow {
 pub struct Preview {
     pub name: String,
     pub permissions: Vec<String>,
+    /// Who holds the role (empty unless the viewer may read the members).
     pub members: Vec<String>,
+    /// Their active tokens usable here (empty unless the viewer may review tokens).
     pub tokens: Vec<String>,
+    /// How many members and tokens the edit reaches, shown to everyone who may make it.
+    pub impact: openmonime_store::management::RoleImpact,
 }
 
 #[derive(Template)]
@@ -193,22 +197,40 @@ pub async fn save_role(Posted { console, fields }: Posted) -> Answer {
         return Err(openmonime_store::StoreError::Conflict(openmonime_store::Conflict::RoleBuiltin).into());
     }
     if !fields.checked("confirm") {
-        let holders: Vec<String> = store
-            .list_members(&space)
-            .await?
-            .into_iter()
-            .filter(|m| m.role.as_str() == name)
-            .map(|m| m.monimeer_id.to_string())
-            .collect();
-        let now = time_fmt::now();
-        let tokens = store
-            .list_space_tokens(&space)
-            .await?
-            .into_iter()
-            .filter(|t| t.status(now) == TokenStatus::Active && holders.contains(&t.monimeer_id.to_string()))
-            .map(|t| format!("{} ({}, {})", t.name, t.hint, t.monimeer_id))
-            .collect();
-        let preview = Preview { name, permissions: words, members: holders, tokens };
+        // The grant is checked before anything is shown: an edit the store would refuse shows
+        // nothing of who holds the role.
+        if let Some(by) = console.actor().authority() {
+            by.change_role(Some(existing.permissions), set).map_err(|refusal| {
+                Refusal::from(crate::error::ApiError::from(openmonime_store::StoreError::Refused(refusal)))
+            })?;
+        }
+        let impact = store.role_impact(&space, &name).await?;
+        // Who holds it is shown to those who may read the members; their tokens, to those who
+        // may review them (as on the review page). Others see the counts.
+        let holders: Vec<String> = if console.may(Permission::SpaceMembersRead) {
+            store
+                .list_members(&space)
+                .await?
+                .into_iter()
+                .filter(|m| m.role.as_str() == name)
+                .map(|m| m.monimeer_id.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let tokens = if console.may(Permission::SpaceMembersWrite) {
+            let now = time_fmt::now();
+            store
+                .list_space_tokens(&space)
+                .await?
+                .into_iter()
+                .filter(|t| t.status(now) == TokenStatus::Active && holders.contains(&t.monimeer_id.to_string()))
+                .map(|t| format!("{} ({}, {})", t.name, t.hint, t.monimeer_id))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let preview = Preview { name, permissions: words, members: holders, tokens, impact };
         return roles_page(&console, Some(preview)).await;
     }
     store.update_role(&space, &RoleName::stored(&name), set, &console.actor()).await?;
