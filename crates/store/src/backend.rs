@@ -83,6 +83,8 @@ pub struct Store {
     listen_url: Option<String>,
     /// SQLite only: one in-process writer at a time.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// SQLite on a file only: hot single-row reads on the calling thread (see `fast_read`).
+    pub(crate) fast_reads: Option<crate::fast_read::FastReads>,
     /// The list-cursor key, read from the database once (see `deployment`).
     pub(crate) cursor_key: Arc<tokio::sync::OnceCell<openmonime_domain::cursor::CursorKey>>,
     /// Signalled when a transaction that wrote deliveries commits, so this process's delivery
@@ -200,6 +202,10 @@ impl Store {
         };
         let pool = pool.connect(&url).await?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let fast_reads = match backend {
+            Backend::Sqlite => crate::fast_read::FastReads::for_url(&url),
+            Backend::Postgres => None,
+        };
         let listen_url = (backend == Backend::Postgres).then(|| url.clone());
         Ok(Store {
             pool,
@@ -207,6 +213,7 @@ impl Store {
             backend,
             listen_url,
             write_gate,
+            fast_reads,
             cursor_key: Arc::default(),
             deliveries_due: Arc::default(),
         })

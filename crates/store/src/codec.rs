@@ -14,24 +14,51 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-pub(crate) fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
-    Ok(row.try_get::<String, _>(col)?)
+/// A row's columns by name, from either driver: sqlx's (every query) or rusqlite's (SQLite's hot
+/// reads, see `fast_read`), so a row is decoded by one function whichever read it.
+pub(crate) trait Columns {
+    fn get_text(&self, col: &str) -> StoreResult<Option<String>>;
+    fn get_int(&self, col: &str) -> StoreResult<Option<i64>>;
 }
 
-pub(crate) fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
-    Ok(row.try_get::<Option<String>, _>(col)?)
+impl Columns for AnyRow {
+    fn get_text(&self, col: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(col)?)
+    }
+
+    fn get_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get::<Option<i64>, _>(col)?)
+    }
 }
 
-pub(crate) fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
-    Ok(row.try_get::<i64, _>(col)?)
+impl Columns for rusqlite::Row<'_> {
+    fn get_text(&self, col: &str) -> StoreResult<Option<String>> {
+        crate::fast_read::column(self, col)
+    }
+
+    fn get_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        crate::fast_read::column(self, col)
+    }
 }
 
-pub(crate) fn time(row: &AnyRow, col: &str) -> StoreResult<OffsetDateTime> {
+pub(crate) fn text<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<String> {
+    row.get_text(col)?.ok_or_else(|| corrupt(col))
+}
+
+pub(crate) fn opt_text<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<Option<String>> {
+    row.get_text(col)
+}
+
+pub(crate) fn int<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<i64> {
+    row.get_int(col)?.ok_or_else(|| corrupt(col))
+}
+
+pub(crate) fn time<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<OffsetDateTime> {
     Ok(time_fmt::from_micros(int(row, col)?))
 }
 
-pub(crate) fn opt_time(row: &AnyRow, col: &str) -> StoreResult<Option<OffsetDateTime>> {
-    Ok(row.try_get::<Option<i64>, _>(col)?.map(time_fmt::from_micros))
+pub(crate) fn opt_time<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<Option<OffsetDateTime>> {
+    Ok(row.get_int(col)?.map(time_fmt::from_micros))
 }
 
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
@@ -42,11 +69,11 @@ pub(crate) fn environment(row: &AnyRow, col: &str) -> StoreResult<Environment> {
     Environment::parse(&text(row, col)?).ok_or_else(|| corrupt(col))
 }
 
-pub(crate) fn currency(row: &AnyRow, col: &str) -> StoreResult<Currency> {
+pub(crate) fn currency<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<Currency> {
     Currency::parse(&text(row, col)?).ok_or_else(|| corrupt(col))
 }
 
-pub(crate) fn id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+pub(crate) fn id<T, R: Columns + ?Sized>(row: &R, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
     parse(&text(row, col)?).ok_or_else(|| corrupt(col))
 }
 
@@ -55,7 +82,7 @@ pub(crate) fn opt_id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -
     opt_text(row, col)?.map(|s| parse(&s).ok_or_else(|| corrupt(col))).transpose()
 }
 
-pub(crate) fn json_map(row: &AnyRow, col: &str) -> StoreResult<Option<Map<String, Value>>> {
+pub(crate) fn json_map<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<Option<Map<String, Value>>> {
     match opt_text(row, col)? {
         None => Ok(None),
         Some(s) => serde_json::from_str(&s).map(Some).map_err(|_| corrupt(col)),

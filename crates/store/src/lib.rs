@@ -20,6 +20,7 @@ pub mod deliveries;
 pub mod deployment;
 pub mod error;
 pub mod events;
+mod fast_read;
 pub mod idempotency;
 pub mod identity;
 pub mod journal;

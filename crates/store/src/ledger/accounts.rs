@@ -14,7 +14,6 @@ use openmonime_domain::ids::*;
 use openmonime_domain::money::Currency;
 use openmonime_domain::{time_fmt, uvan};
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
 
 /// A new financial account as a create asks for it (validated by the caller).
 #[derive(Debug, Clone)]
@@ -44,7 +43,7 @@ pub struct AccountFilter {
 const ACCOUNT_COLUMNS: &str =
     "seq, id, uvan, name, currency, reference, description, metadata, balance, created_at, updated_at";
 
-fn account_from_row(row: &AnyRow) -> StoreResult<FinancialAccount> {
+fn account_from_row<R: Columns + ?Sized>(row: &R) -> StoreResult<FinancialAccount> {
     Ok(FinancialAccount {
         id: id(row, "id", FinancialAccountId::parse)?,
         uvan: text(row, "uvan")?,
@@ -156,6 +155,14 @@ impl Store {
     }
 
     pub async fn get_account(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialAccount> {
+        if let Some(fast) = &self.fast_reads {
+            // SQLite: on this thread (see `fast_read`); the same columns, the same decoding.
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = ?1 AND space_id = ?2 AND environment = ?3"
+            );
+            let params = rusqlite::params![id, tenant.space_id.as_str(), tenant.environment.as_str()];
+            return fast.row(&sql, params, |row| account_from_row(row))?.ok_or(StoreError::NotFound);
+        }
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND $TENANT");
         let row = scoped(&sql, tenant).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         account_from_row(&row)

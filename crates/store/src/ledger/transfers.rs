@@ -139,7 +139,7 @@ impl Store {
                 .into_iter()
                 .enumerate()
         {
-            let Some(row) = rows.iter().find(|r| text(r, "id").is_ok_and(|id| id == account.as_str())) else {
+            let Some(row) = rows.iter().find(|r| text(*r, "id").is_ok_and(|id| id == account.as_str())) else {
                 tx.rollback().await?;
                 return self.refuse_recording(tenant, claim, TransferRejection::AccountNotFound(field)).await;
             };
