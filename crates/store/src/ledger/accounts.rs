@@ -157,11 +157,12 @@ impl Store {
     pub async fn get_account(&self, tenant: &Tenant, id: &str) -> StoreResult<FinancialAccount> {
         if let Some(fast) = &self.fast_reads {
             // SQLite: on this thread (see `fast_read`); the same columns, the same decoding.
-            let sql = format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = ?1 AND space_id = ?2 AND environment = ?3"
-            );
+            // Built once: it is the prepared-statement cache's key on every read.
+            static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = ?1 AND space_id = ?2 AND environment = ?3")
+            });
             let params = rusqlite::params![id, tenant.space_id.as_str(), tenant.environment.as_str()];
-            return fast.row(&sql, params, |row| account_from_row(row))?.ok_or(StoreError::NotFound);
+            return fast.row(&SQL, params, |row| account_from_row(row))?.ok_or(StoreError::NotFound);
         }
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM financial_accounts WHERE id = $1 AND $TENANT");
         let row = scoped(&sql, tenant).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;

@@ -494,16 +494,7 @@ impl Frame {
         frame.other_env_href = format!("/console/{}/{other}/{section}", space.tenant.space_id);
         frame.spaces = space.spaces.clone();
         let base = console.base();
-        let sections: [(&str, &'static str, Permission); 7] = [
-            ("tokens", "Tokens", Permission::AccessTokensRead),
-            ("members", "Members", Permission::SpaceMembersRead),
-            ("roles", "Roles", Permission::SpaceRolesRead),
-            ("policies", "Policies", Permission::SpacePoliciesRead),
-            ("audit", "Audit log", Permission::AuditEventsRead),
-            ("webhooks", "Webhooks", Permission::WebhooksRead),
-            ("money", "Money", Permission::FinancialAccountsRead),
-        ];
-        frame.nav = sections
+        frame.nav = SECTIONS
             .into_iter()
             .filter(|(_, _, p)| console.may(*p))
             .map(|(path, label, _)| NavLink {
@@ -556,17 +547,29 @@ async fn home(console: Console) -> Answer {
 async fn switch(_: Console, axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>) -> Answer {
     let space = q.get("space").and_then(|s| SpaceId::parse(s));
     let env = q.get("env").and_then(|e| Environment::parse(e)).unwrap_or(Environment::Test);
-    let section = q.get("section").map(String::as_str).filter(|s| SECTIONS.contains(s)).unwrap_or("tokens");
+    let section = q
+        .get("section")
+        .and_then(|asked| SECTIONS.iter().map(|(path, _, _)| *path).find(|path| path == asked))
+        .unwrap_or("tokens");
     Ok(match space {
         Some(space) => back(format!("/console/{space}/{}/{section}", env.as_str())),
         None => back("/console".into()),
     })
 }
 
-/// The sections the switcher may land on.
-const SECTIONS: [&str; 7] = ["tokens", "members", "roles", "policies", "audit", "webhooks", "money"];
+/// The console's sections: path, navigation label, and the permission that shows the link (the
+/// route table checks the same one). The Space switcher lands only on these.
+const SECTIONS: [(&str, &str, Permission); 7] = [
+    ("tokens", "Tokens", Permission::AccessTokensRead),
+    ("members", "Members", Permission::SpaceMembersRead),
+    ("roles", "Roles", Permission::SpaceRolesRead),
+    ("policies", "Policies", Permission::SpacePoliciesRead),
+    ("audit", "Audit log", Permission::AuditEventsRead),
+    ("webhooks", "Webhooks", Permission::WebhooksRead),
+    ("money", "Money", Permission::FinancialAccountsRead),
+];
 
 /// A body small enough to parse, for the sign-in forms (no session yet).
-pub async fn small_form(body: Bytes) -> Fields {
+pub fn small_form(body: Bytes) -> Fields {
     Fields::parse(&body[..body.len().min(FORM_LIMIT)])
 }

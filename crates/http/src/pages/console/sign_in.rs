@@ -139,7 +139,7 @@ pub async fn with_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let fields = small_form(body).await;
+    let fields = small_form(body);
     pre_session_checks(&state, &headers, fields.get("csrf"))?;
     let email = fields.get("email").unwrap_or("");
     let password = fields.raw("password").unwrap_or_default().to_owned();
@@ -189,7 +189,7 @@ pub async fn with_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let fields = small_form(body).await;
+    let fields = small_form(body);
     pre_session_checks(&state, &headers, fields.get("csrf"))?;
     // Only a link that does not work is charged: links cannot be guessed, but trying costs a write.
     match state.store.use_sign_in_link(&secret_hash(&secret)).await? {

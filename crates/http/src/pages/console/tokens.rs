@@ -132,13 +132,16 @@ pub struct ListQuery {
     notice: Option<String>,
 }
 
-/// The person's tokens usable here: this environment, bound to this Space or to none.
+/// Whether the tokens page of `here` lists `t`: this environment, bound to this Space or to none.
+fn listed_here(here: &super::InSpace, t: &AccessToken) -> bool {
+    t.environment == here.tenant.environment && t.space_id.as_ref().is_none_or(|s| s == &here.tenant.space_id)
+}
+
+/// The person's tokens usable here (see [`listed_here`]).
 async fn own_tokens(console: &Console) -> Result<Vec<AccessToken>, Refusal> {
     let here = console.in_space()?;
     let mut tokens = console.state.store.list_tokens(&console.session.monimeer_id).await?;
-    tokens.retain(|t| {
-        t.environment == here.tenant.environment && t.space_id.as_ref().is_none_or(|s| s == &here.tenant.space_id)
-    });
+    tokens.retain(|t| listed_here(here, t));
     for t in &mut tokens {
         console.state.usage.overlay(t);
     }
@@ -248,9 +251,7 @@ async fn own_token(console: &Console, id: &str) -> Result<AccessToken, Refusal> 
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such token of yours here");
     TokenId::parse(id).ok_or_else(not_found)?;
     let token = console.state.store.get_own_token(&console.session.monimeer_id, id).await.map_err(|_| not_found())?;
-    let listed_here = token.environment == here.tenant.environment
-        && token.space_id.as_ref().is_none_or(|s| s == &here.tenant.space_id);
-    listed_here.then_some(token).ok_or_else(not_found)
+    listed_here(here, &token).then_some(token).ok_or_else(not_found)
 }
 
 /// `POST …/tokens/{id}/rotate`: a successor with the same settings; the old token keeps working
