@@ -242,7 +242,8 @@ read_quickstart() {
   TOKEN=$(grep -o 'mon_test_[A-Za-z0-9]*' "$WORK/$1.out" | head -n 1)
   SPACE=$(sed -n 's/^ *Space: *\(spc-[A-Za-z0-9]*\).*/\1/p' "$WORK/$1.out" | head -n 1)
   MONIMEER=$(sed -n 's/^ *Monimeer (owner): *\(mmr-[A-Za-z0-9]*\).*/\1/p' "$WORK/$1.out" | head -n 1)
-  [ -n "$TOKEN" ] && [ -n "$SPACE" ] && [ -n "$MONIMEER" ] || die "no quick-start token in $1's output"
+  TOKEN_ID=$(sed -n 's/^ *Test token (\(tok-[A-Za-z0-9]*\),.*/\1/p' "$WORK/$1.out" | head -n 1)
+  [ -n "$TOKEN" ] && [ -n "$SPACE" ] && [ -n "$MONIMEER" ] && [ -n "$TOKEN_ID" ] || die "no quick-start token in $1's output"
 }
 
 # cpu_ticks PID: user + system CPU time of a process so far, in clock ticks
@@ -281,11 +282,13 @@ run_wrk() {
   log "  $name: $RPS req/s, p99 $(kv p99_ms "$line") ms"
 }
 
-# run_direct NAME MODE DATABASE_URL CONCURRENCY: the same SQL through the same driver; sets RPS.
+# run_direct NAME MODE DATABASE_URL CONCURRENCY: the same SQL through the same driver (mode
+# `transfer-store`: the store's own transfer call, as the API's handler makes it, with the
+# quick-start token as the spender); sets RPS.
 run_direct() {
   local name=$1 mode=$2 db=$3 conc=$4 out="$WORK/direct-$1.txt"
   "$BIN/openmonime-bench-direct" "$mode" --database "$db" --space "$SPACE" --env test --accounts "$WORK/accounts.txt" \
-    --monimeer "$MONIMEER" --seconds "$SECONDS_PER_RUN" --concurrency "$conc" >"$out" 2>&1 ||
+    --monimeer "$MONIMEER" --token "$TOKEN_ID" --seconds "$SECONDS_PER_RUN" --concurrency "$conc" >"$out" 2>&1 ||
     { cat "$out" >&2; die "direct $name"; }
   local line
   line=$(grep '^{' "$out" | tail -n 1) || true
@@ -392,6 +395,12 @@ ledger_runs() {
     local transfer_api=$api
     run_direct "transfer_direct_$name" transfer "$db" 32
     record ratio "transfer_$name/direct" "$(ratio "$api" "$RPS")"
+    local transfer_direct=$RPS
+    # The store's own transfer call (today's store work, no HTTP): splits the gap above into what
+    # HTTP, auth and JSON cost (API ÷ store) and what the store's extra work costs (store ÷ direct).
+    run_direct "transfer_store_$name" transfer-store "$db" 32
+    record ratio "transfer_$name/store" "$(ratio "$api" "$RPS")"
+    record ratio "transfer_store_$name/direct" "$(ratio "$RPS" "$transfer_direct")"
     # Payouts created (each holding its amount) against the transfers of the same rep.
     run_wrk "payout_$name" 32 payouts.lua "$OM_URL/" -H "Authorization: Bearer $TOKEN" -H "Monime-Space-Id: $SPACE"
     record ratio "payout_$name/transfer" "$(ratio "$RPS" "$transfer_api")"
@@ -898,6 +907,13 @@ verdict() { # VALUE OP LIMIT
     [ -n "$r" ] && echo "| POST /v1/internal-transfers (PostgreSQL, 32 conns) ÷ pgbench TPC-B-like | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
     r=$(med ratio transfer_sqlite/direct); echo "| POST /v1/internal-transfers (SQLite, 32 conns) ÷ same transaction direct | $r | ≥ 0.5 | $(verdict "$r" ">=" 0.5) |"
     for b in sqlite postgres; do
+      r=$(med ratio "transfer_$b/store")
+      [ -n "$r" ] || continue
+      echo "| (diagnostic) POST /v1/internal-transfers ($b, 32 conns) ÷ \`Store::create_transfer\` called directly: what HTTP, auth and JSON cost | $r ($(med rps "transfer_$b") vs $(med rps "transfer_store_$b") ops/s) | — | — |"
+      r=$(med ratio "transfer_store_$b/direct")
+      echo "| (diagnostic) \`Store::create_transfer\` called directly ($b) ÷ run 6's statements direct: what the store's extra work costs | $r ($(med rps "transfer_store_$b") vs $(med rps "transfer_direct_$b") ops/s) | — | — |"
+    done
+    for b in sqlite postgres; do
       r=$(med ratio "payout_$b/transfer")
       [ -n "$r" ] || continue
       echo "| POST /v1/payouts ($b, 32 conns) ÷ POST /v1/internal-transfers of the same rep | $r ($(med rps "payout_$b") vs $(med rps "transfer_$b") req/s) | — | — |"
@@ -969,7 +985,9 @@ verdict() { # VALUE OP LIMIT
   awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$WORK/medians.tsv"
   echo
   echo "Names: \`root_*\` is openmonime's \`GET /\`, \`baseline_*\` the bare axum server with a body of the same size;"
-  echo "\`*_direct_*\` is bench/direct issuing the same SQL through the same driver and pool; \`pgbench_tpcb\` is"
+  echo "\`*_direct_*\` is bench/direct issuing the same SQL through the same driver and pool (for transfers, the"
+  echo "statements of run 6); \`transfer_store_*\` is bench/direct calling \`Store::create_transfer\` as the API's"
+  echo "handler does, with no HTTP, JSON or authorization in front; \`pgbench_tpcb\` is"
   echo "pgbench's built-in TPC-B-like script (p50_ms there is pgbench's average latency); \`console_ms_*\` is a"
   echo "console page's server time (\`monime-request-duration\`) and \`console_<page>_<backend>\` wrk against it."
 } >"$md"
