@@ -18,16 +18,22 @@ const BASE62: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 /// each, the rest are drawn again, so every character is equally likely. (Every request makes an
 /// id; this costs a fraction of sampling one character at a time.)
 pub fn random_base62(len: usize) -> String {
-    let mut rng = rand::thread_rng();
     let mut out = String::with_capacity(len);
+    push_random_base62(&mut out, len);
+    out
+}
+
+/// Appends `len` characters of [`random_base62`] to `out`.
+fn push_random_base62(out: &mut String, len: usize) {
+    let mut rng = rand::thread_rng();
+    let end = out.len() + len;
     let mut block = [0u8; 32];
-    while out.len() < len {
+    while out.len() < end {
         rng.fill_bytes(&mut block);
-        for &b in block.iter().filter(|&&b| b < 248).take(len - out.len()) {
+        for &b in block.iter().filter(|&&b| b < 248).take(end - out.len()) {
             out.push(char::from(BASE62[usize::from(b % 62)]));
         }
     }
-    out
 }
 
 /// True when `body` could be the random part of an id: 1..=(64 - prefix) base62 characters.
@@ -47,7 +53,10 @@ macro_rules! typed_id {
 
             /// A fresh random id.
             pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, random_base62(ID_RANDOM_LEN)))
+                let mut id = String::with_capacity($prefix.len() + ID_RANDOM_LEN);
+                id.push_str($prefix);
+                push_random_base62(&mut id, ID_RANDOM_LEN);
+                Self(id)
             }
 
             /// Accepts only this type's prefix followed by base62 characters.

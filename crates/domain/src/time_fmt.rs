@@ -13,20 +13,43 @@ pub fn now() -> OffsetDateTime {
 /// formatter costs several times more).
 pub fn push_rfc3339_micros(out: &mut String, t: OffsetDateTime) {
     let t = t.to_offset(time::UtcOffset::UTC);
+    // The calendar date is the costly part (the time crate derives it from a day count), and
+    // every request of the same second shares it: each thread keeps the last second's
+    // `YYYY-MM-DDTHH:MM:SS.` and writes only the microseconds.
+    thread_local! {
+        static LAST_SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let second = t.unix_timestamp();
+    out.reserve(27);
+    LAST_SECOND.with_borrow_mut(|(cached, head)| {
+        if *cached != second {
+            head.clear();
+            push_second_head(head, t);
+            *cached = second;
+        }
+        out.push_str(head);
+    });
+    let micros = t.microsecond();
+    for place in [100_000, 10_000, 1_000, 100, 10, 1] {
+        out.push(char::from(b'0' + (micros / place % 10) as u8));
+    }
+    out.push('Z');
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.` of `t` (UTC).
+fn push_second_head(out: &mut String, t: OffsetDateTime) {
     let (date, clock) = (t.date(), t.time());
-    let fields: [(u32, u32, char); 7] = [
+    let fields: [(u32, u32, char); 6] = [
         (date.year().clamp(0, 9999) as u32, 4, '-'),
         (u32::from(u8::from(date.month())), 2, '-'),
         (u32::from(date.day()), 2, 'T'),
         (u32::from(clock.hour()), 2, ':'),
         (u32::from(clock.minute()), 2, ':'),
         (u32::from(clock.second()), 2, '.'),
-        (clock.microsecond(), 6, 'Z'),
     ];
     for (value, width, after) in fields {
         for place in (0..width).rev() {
-            let digit = (value / 10u32.pow(place)) % 10;
-            out.push(char::from(b'0' + digit as u8));
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
         }
         out.push(after);
     }
@@ -70,6 +93,18 @@ mod stamp_tests {
             push_rfc3339_micros(&mut out, t);
             prop_assert_eq!(out.len(), 27);
             prop_assert_eq!(parse_rfc3339(&out), Some(t));
+        }
+
+        /// The per-thread memo of the last second never lends a stamp another second's head:
+        /// stamps in the same second, the next one and back again all parse to their own time.
+        #[test]
+        fn the_memoized_second_is_never_stale(us in 0i64..253_402_300_000_000_000, later in 0i64..2_000_000) {
+            for at in [us, us + later, us, us + 1, us + later + 1] {
+                let t = from_micros(at);
+                let mut out = String::new();
+                push_rfc3339_micros(&mut out, t);
+                prop_assert_eq!(parse_rfc3339(&out), Some(t));
+            }
         }
     }
 }

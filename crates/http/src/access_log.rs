@@ -92,6 +92,13 @@ impl AccessLog {
 /// A string as JSON writes it (the `tracing` formatter's `Debug` quoting agrees for the values a
 /// request line holds: no character here needs more than a backslash).
 fn quoted(out: &mut String, s: &str) {
+    // Ids, methods and route templates never need escaping: copy them whole.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     out.push('"');
     for c in s.chars() {
         match c {

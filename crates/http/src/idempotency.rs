@@ -58,7 +58,7 @@ impl Idempotent {
         Ok(IdempotencyClaim {
             monimeer_id: caller.token.token.monimeer_id.clone(),
             key: key.to_owned(),
-            fingerprint: self.checksum.0.clone(),
+            fingerprint: self.checksum.0.to_str().unwrap_or_default().to_owned(),
         })
     }
 }

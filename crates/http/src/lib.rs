@@ -31,7 +31,7 @@ pub mod wire;
 
 pub use state::{AppState, ServerConfig};
 
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
@@ -67,10 +67,8 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(extra)
         .fallback(wire::not_found)
         .method_not_allowed_fallback(wire::method_not_allowed)
-        // A panic becomes a response inside `remember_route`, so its log line still names the
-        // route.
         .route_layer(CatchPanicLayer::custom(wire::panic_response))
-        .route_layer(from_fn(wire::remember_route))
+        // Applied to each route and the fallbacks, after routing: `wire` sees the matched route.
         .layer(from_fn_with_state(state.clone(), wire::wire))
         .with_state(state)
 }

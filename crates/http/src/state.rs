@@ -114,7 +114,9 @@ pub struct Shared {
     /// Console sign-in attempts, limited per address and per account.
     pub sign_in: crate::pages::console::sign_in::Limits,
     /// `Monime-Request-Checksum` of bodyless requests by method and path (see `wire`).
-    pub checksums: quick_cache::sync::Cache<(axum::http::Method, String), String>,
+    pub checksums: quick_cache::sync::Cache<(axum::http::Method, String), axum::http::HeaderValue>,
+    /// `GET /`'s answers but for the caller's address, serialized once.
+    pub root_answers: crate::handlers::root::Answers,
 }
 
 impl AppState {
@@ -132,7 +134,9 @@ impl AppState {
     ) -> Self {
         let auth = Arc::new(AuthCache::new(store.clone(), config.cache_capacity));
         let limiter = Arc::new(crate::ratelimit::Limiter::new(config.rate_limits.clone()));
+        let root_answers = crate::handlers::root::Answers::new(&config.public_url);
         AppState(Arc::new(Shared {
+            root_answers,
             store,
             config: Arc::new(config),
             auth,

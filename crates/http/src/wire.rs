@@ -26,20 +26,18 @@ tokio::task_local! {
 /// SHA-256 of method, path and body: the `Monime-Request-Checksum` header and the idempotency
 /// fingerprint.
 #[derive(Debug, Clone)]
-pub struct RequestChecksum(pub String);
+pub struct RequestChecksum(pub HeaderValue);
 
-/// The matched route template, carried to the request log (a shared string: no copy per request).
-#[derive(Debug, Clone)]
-pub struct LoggedRoute(pub MatchedPath);
-
-fn checksum(method: &str, path: &str, body: &[u8]) -> String {
+/// As the header's value: a clone of it is a reference count, not a copy.
+fn checksum(method: &str, path: &str, body: &[u8]) -> HeaderValue {
     let mut h = Sha256::new();
     h.update(method.as_bytes());
     h.update(b" ");
     h.update(path.as_bytes());
     h.update(b"\n");
     h.update(body);
-    hex::encode(h.finalize())
+    // Lowercase hex is always a valid header value.
+    HeaderValue::try_from(hex::encode(h.finalize())).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Paths longer than this are not remembered by [`bodyless_checksum`], so the memo's memory stays
@@ -48,7 +46,7 @@ const MEMO_PATH_MAX: usize = 256;
 
 /// The checksum of a request without a body, remembered per method and path: most requests are
 /// reads of the same few paths, and SHA-256 was a tenth of a `GET /`.
-fn bodyless_checksum(state: &AppState, method: &Method, path: String) -> String {
+fn bodyless_checksum(state: &AppState, method: &Method, path: String) -> HeaderValue {
     let key = (method.clone(), path);
     if let Some(hit) = state.checksums.get(&key) {
         return hit;
@@ -100,6 +98,9 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     let path = request.uri().path().to_owned();
 
     let (mut parts, body) = request.into_parts();
+    // This layer wraps each route (`Router::layer`), so routing has already happened: a matched
+    // request carries its template (a shared string), the fallback's none.
+    let route = parts.extensions.get::<MatchedPath>().cloned();
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -153,7 +154,8 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     }
     let mut stamp = String::with_capacity(27);
     time_fmt::push_rfc3339_micros(&mut stamp, arrived);
-    if let Ok(v) = HeaderValue::from_str(&stamp) {
+    // `try_from` a `String` takes its buffer: no second allocation and copy.
+    if let Ok(v) = HeaderValue::try_from(stamp) {
         headers.insert(MONIME_REQUEST_TIMESTAMP.clone(), v);
     }
     let micros = elapsed.as_micros();
@@ -171,17 +173,15 @@ pub async fn wire(State(state): State<AppState>, request: Request, next: Next) -
     }
     duration.push_str(number.format(thousandths));
     duration.push_str("ms");
-    if let Ok(v) = HeaderValue::from_str(&duration) {
+    if let Ok(v) = HeaderValue::try_from(duration) {
         headers.insert(MONIME_REQUEST_DURATION.clone(), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&sum) {
-        headers.insert(MONIME_REQUEST_CHECKSUM.clone(), v);
-    }
+    headers.insert(MONIME_REQUEST_CHECKSUM.clone(), sum);
 
     let extensions = response.extensions();
     state.config.access_log.write(&RequestLine {
         method: method.as_str(),
-        route: extensions.get::<LoggedRoute>().map_or("<unmatched>", |r| r.0.as_str()),
+        route: route.as_ref().map_or("<unmatched>", MatchedPath::as_str),
         status: response.status().as_u16(),
         duration_us: micros as u64,
         request_id: request_id.as_str(),
@@ -202,16 +202,6 @@ async fn run_to_completion(request_id: RequestId, next: Next, request: Request) 
             ApiError::internal().into_response()
         }
     }
-}
-
-/// Copies the matched route template into the response for the request log.
-pub async fn remember_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(LoggedRoute(route));
-    }
-    response
 }
 
 /// A handler panicked: answer 500 in the envelope with the request id; the server keeps serving.

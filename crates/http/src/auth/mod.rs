@@ -123,6 +123,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Clone)]
 pub struct LoggedTokenId(pub TokenId);
 
+// Header names read on every request, as names: a `&str` key is parsed and validated on each
+// look-up.
+static MONIME_SPACE_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("monime-space-id");
+static MONIME_VERSION: axum::http::HeaderName = axum::http::HeaderName::from_static("monime-version");
+static SEC_FETCH_SITE: axum::http::HeaderName = axum::http::HeaderName::from_static("sec-fetch-site");
+
 /// Headers that carry one value: a second copy is refused rather than resolved (first or last
 /// wins would differ between this server and any proxy or log in front of it).
 static SINGLE_VALUED: [axum::http::HeaderName; 5] = [
@@ -213,11 +219,11 @@ async fn refuse_browser(state: &AppState, headers: &HeaderMap, found: &TokenLook
 /// does not count: Node's built-in `fetch` sends `Sec-Fetch-Mode: cors` from servers
 /// (nodejs/undici#1305), and a server is where a token belongs.
 fn browser_origin(headers: &HeaderMap) -> Option<Option<&str>> {
-    if !headers.contains_key("origin") && !headers.contains_key("sec-fetch-site") {
+    if !headers.contains_key(axum::http::header::ORIGIN) && !headers.contains_key(&SEC_FETCH_SITE) {
         return None;
     }
     // Kept for the owner to find the page; bounded so a header cannot grow the row.
-    let origin = headers.get("origin").and_then(|v| v.to_str().ok()).map(|o| &o[..o.len().min(256)]);
+    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(|o| &o[..o.len().min(256)]);
     Some(origin)
 }
 
@@ -289,7 +295,7 @@ async fn valid_token(state: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Tok
 pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
     // An empty value is refused like any other value outside the enum: a header cannot carry
     // JSON's null, so "nullable" in the document can only mean "absent".
-    let Some(raw) = headers.get("monime-version") else { return Ok(None) };
+    let Some(raw) = headers.get(&MONIME_VERSION) else { return Ok(None) };
     let supported = ApiVersion::supported_ids();
     raw.to_str().ok().and_then(ApiVersion::parse).map(Some).ok_or_else(|| {
         ApiError::bad_request(
@@ -302,7 +308,7 @@ pub fn requested_version(headers: &HeaderMap) -> ApiResult<Option<ApiVersion>> {
 
 /// Reads `Monime-Space-Id`: 400 when missing or malformed.
 pub fn space_header(headers: &HeaderMap) -> ApiResult<SpaceId> {
-    let raw = headers.get("monime-space-id").ok_or_else(|| {
+    let raw = headers.get(&MONIME_SPACE_ID).ok_or_else(|| {
         ApiError::bad_request("space_id_missing", "this route is Space-scoped: send the `Monime-Space-Id` header")
     })?;
     raw.to_str().ok().filter(|s| s.len() <= ID_MAX_LEN).and_then(SpaceId::parse).ok_or_else(|| {
@@ -389,7 +395,7 @@ pub async fn authorize_limited(
             .with_detail(json!({"ipAddress": ip.to_string()}))
     };
     let space_scoped = matches!(access, Access::Space(_))
-        || (access == Access::Authenticated && headers.contains_key("monime-space-id"));
+        || (access == Access::Authenticated && headers.contains_key(&MONIME_SPACE_ID));
     if !space_scoped {
         charge(state, token, None, endpoint).await?;
         if !allowed_ip {

@@ -1,59 +1,32 @@
 //! `GET /`: who the platform thinks you are. Always 200, never enveloped; an invalid token is
-//! simply "not authenticated". It is the hottest route: the fixed head of the answer (the
-//! platform and its tagline, whose emoji made escaping them the costliest part of serializing)
-//! is serialized once, and each answer serializes only what varies after it.
+//! simply "not authenticated". It is the hottest route, and all of its answer but the caller's
+//! address and country is one of a handful of texts (anonymous, or a token's environment and API
+//! version): those are serialized once per server ([`Answers`]), and each answer serializes only
+//! its request origin after them.
 
 use crate::auth::{authenticate, requested_version, ClientIp};
 use crate::state::AppState;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
+use openmonime_domain::environment::Environment;
+use openmonime_domain::version::ApiVersion;
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// The answer: [`Head`] (the same for every request), then [`Varying`], as one JSON object.
-#[derive(Serialize)]
-struct Head {
-    platform: &'static str,
-    tagline: &'static str,
-}
-
-const HEAD: Head = Head { platform: "Monime - Ⓜ️", tagline: "APIs Beyond Payments ⚡️⚙️💰️" };
-
-/// The answer's fields after the head.
+/// The whole answer, in field order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Varying {
+struct Answer {
+    platform: &'static str,
+    tagline: &'static str,
     status: Status,
     api_version: Option<ApiVersionInfo>,
     request_origin: RequestOrigin,
 }
 
-/// `{"platform":…,"tagline":…,` serialized once: the head's object without its closing brace.
-fn head() -> &'static [u8] {
-    static HEAD_JSON: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    HEAD_JSON.get_or_init(|| {
-        let mut json = serde_json::to_vec(&HEAD).unwrap_or_else(|_| b"{}".to_vec());
-        json.pop();
-        json.push(b',');
-        json
-    })
-}
-
-/// The whole answer's bytes: the head, then the varying fields' object without its opening brace.
-fn answer(varying: &Varying) -> Vec<u8> {
-    let head = head();
-    let mut body = Vec::with_capacity(head.len() + 256);
-    body.extend_from_slice(head);
-    let start = body.len();
-    if serde_json::to_writer(&mut body, varying).is_err() {
-        body.truncate(start);
-        body.extend_from_slice(b"{}");
-    }
-    body.remove(start);
-    body
-}
+const PLATFORM: &str = "Monime - Ⓜ️";
+const TAGLINE: &str = "APIs Beyond Payments ⚡️⚙️💰️";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,13 +63,82 @@ struct RequestOrigin {
     ip_address: IpAddr,
 }
 
-pub async fn root(
-    State(state): State<AppState>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
-    headers: HeaderMap,
-) -> Result<Response, crate::error::ApiError> {
-    let caller = match authenticate(&state, &headers, ip).await {
-        Ok(found) => Some(found),
+/// Who asked, as far as the answer's fixed part goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Caller {
+    environment: Environment,
+    version: ApiVersion,
+}
+
+/// The answer up to its request origin (`{"platform":…,"requestOrigin":`) for every kind of
+/// caller, serialized when the server starts.
+pub struct Answers {
+    anonymous: Vec<u8>,
+    authenticated: Vec<(Caller, Vec<u8>)>,
+}
+
+impl Answers {
+    pub fn new(public_url: &str) -> Self {
+        let open_api = format!("{}/openapi.json", public_url.trim_end_matches('/'));
+        let anonymous = prefix(&whole(None, &open_api, None));
+        let authenticated = Environment::ALL
+            .into_iter()
+            .flat_map(|environment| ApiVersion::SUPPORTED.map(|version| Caller { environment, version }))
+            .map(|caller| (caller, prefix(&whole(Some(caller), &open_api, None))))
+            .collect();
+        Answers { anonymous, authenticated }
+    }
+
+    /// The answer for `caller` from `origin`.
+    fn answer(&self, caller: Option<Caller>, origin: &RequestOrigin) -> Vec<u8> {
+        let head = caller
+            .and_then(|c| self.authenticated.iter().find(|(known, _)| *known == c))
+            .map_or(&self.anonymous, |(_, head)| head);
+        let mut body = Vec::with_capacity(head.len() + 64);
+        body.extend_from_slice(head);
+        if serde_json::to_writer(&mut body, origin).is_err() {
+            body.extend_from_slice(b"null");
+        }
+        body.push(b'}');
+        body
+    }
+}
+
+/// The answer as one object (what [`Answers`] splices must equal).
+fn whole(caller: Option<Caller>, open_api: &str, origin: Option<RequestOrigin>) -> Answer {
+    Answer {
+        platform: PLATFORM,
+        tagline: TAGLINE,
+        status: Status { environment: caller.map(|c| c.environment.as_str()), is_authenticated: caller.is_some() },
+        api_version: caller.map(|Caller { version, .. }| {
+            let (name, date) = version.release();
+            ApiVersionInfo {
+                id: version.id(),
+                release: Release { name, date },
+                deprecated: version.deprecated(),
+                api_schemas: ApiSchemas { open_api: open_api.to_owned() },
+            }
+        }),
+        request_origin: origin.unwrap_or(RequestOrigin { country: None, ip_address: IpAddr::from([0, 0, 0, 0]) }),
+    }
+}
+
+/// `answer`'s JSON cut just after `"requestOrigin":`.
+fn prefix(answer: &Answer) -> Vec<u8> {
+    let json = serde_json::to_vec(answer).unwrap_or_default();
+    const KEY: &[u8] = b"\"requestOrigin\":";
+    let cut = json.windows(KEY.len()).rposition(|w| w == KEY).map_or(json.len(), |at| at + KEY.len());
+    json[..cut].to_vec()
+}
+
+pub async fn root(State(state): State<AppState>, request: Request) -> Result<Response, crate::error::ApiError> {
+    let headers = request.headers();
+    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0);
+    let caller = match authenticate(&state, headers, ip).await {
+        Ok(found) => Some(Caller {
+            environment: found.token.environment,
+            version: requested_version(headers).ok().flatten().unwrap_or(found.token.api_version),
+        }),
         // A presented token that fails counts against the per-IP failed-authentication limit, as on
         // `/v1`: otherwise this route would be an unthrottled validity oracle.
         Err(_) if headers.contains_key(axum::http::header::AUTHORIZATION) => {
@@ -105,58 +147,38 @@ pub async fn root(
         }
         Err(_) => None,
     };
-    let api_version = caller.as_ref().map(|found| {
-        let version = requested_version(&headers).ok().flatten().unwrap_or(found.token.api_version);
-        let (name, date) = version.release();
-        ApiVersionInfo {
-            id: version.id(),
-            release: Release { name, date },
-            deprecated: version.deprecated(),
-            api_schemas: ApiSchemas {
-                open_api: format!("{}/openapi.json", state.config.public_url.trim_end_matches('/')),
-            },
-        }
-    });
-    let varying = Varying {
-        status: Status {
-            environment: caller.as_ref().map(|f| f.token.environment.as_str()),
-            is_authenticated: caller.is_some(),
-        },
-        api_version,
-        request_origin: RequestOrigin { country: state.geoip.as_ref().and_then(|g| g.country(ip)), ip_address: ip },
-    };
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer(&varying)).into_response())
+    let origin = RequestOrigin { country: state.geoip.as_ref().and_then(|g| g.country(ip)), ip_address: ip };
+    let body = state.root_answers.answer(caller, &origin);
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The spliced answer is exactly what serializing the whole object at once gives.
+    /// Every spliced answer is exactly what serializing the whole object at once gives, for every
+    /// kind of caller and origin.
     #[test]
-    fn the_answer_is_one_object_in_field_order() {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Whole<'a> {
-            platform: &'static str,
-            tagline: &'static str,
-            #[serde(flatten)]
-            rest: &'a Varying,
+    fn the_spliced_answer_is_the_whole_object() {
+        let answers = Answers::new("http://x/");
+        let callers = std::iter::once(None).chain(
+            Environment::ALL
+                .into_iter()
+                .flat_map(|environment| ApiVersion::SUPPORTED.map(|version| Some(Caller { environment, version }))),
+        );
+        for caller in callers {
+            for (country, ip) in [(Some("SL"), "10.0.0.1"), (None, "2001:db8::1"), (Some("\"x"), "127.0.0.1")] {
+                let origin = || RequestOrigin { country: country.map(str::to_owned), ip_address: ip.parse().unwrap() };
+                let spliced = answers.answer(caller, &origin());
+                assert_eq!(
+                    spliced,
+                    serde_json::to_vec(&whole(caller, "http://x/openapi.json", Some(origin()))).unwrap()
+                );
+                let parsed: serde_json::Value = serde_json::from_slice(&spliced).unwrap();
+                assert_eq!(parsed["platform"], "Monime - Ⓜ️");
+                assert_eq!(parsed["requestOrigin"]["ipAddress"], ip);
+                assert_eq!(parsed["status"]["isAuthenticated"], caller.is_some());
+            }
         }
-        let varying = Varying {
-            status: Status { environment: Some("test"), is_authenticated: true },
-            api_version: Some(ApiVersionInfo {
-                id: "caph.2025-08-23",
-                release: Release { name: "caph", date: "2025-08-23" },
-                deprecated: false,
-                api_schemas: ApiSchemas { open_api: "http://x/openapi.json".into() },
-            }),
-            request_origin: RequestOrigin { country: Some("SL".into()), ip_address: "10.0.0.1".parse().unwrap() },
-        };
-        let whole = Whole { platform: HEAD.platform, tagline: HEAD.tagline, rest: &varying };
-        assert_eq!(answer(&varying), serde_json::to_vec(&whole).unwrap());
-        let parsed: serde_json::Value = serde_json::from_slice(&answer(&varying)).unwrap();
-        assert_eq!(parsed["platform"], "Monime - Ⓜ️");
-        assert_eq!(parsed["requestOrigin"]["ipAddress"], "10.0.0.1");
     }
 }
