@@ -65,7 +65,7 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     time_fmt::to_micros(t)
 }
 
-pub(crate) fn environment(row: &AnyRow, col: &str) -> StoreResult<Environment> {
+pub(crate) fn environment<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<Environment> {
     Environment::parse(&text(row, col)?).ok_or_else(|| corrupt(col))
 }
 
@@ -78,7 +78,11 @@ pub(crate) fn id<T, R: Columns + ?Sized>(row: &R, col: &str, parse: fn(&str) -> 
 }
 
 /// An optional id column; a present value that does not parse is corruption.
-pub(crate) fn opt_id<T>(row: &AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> StoreResult<Option<T>> {
+pub(crate) fn opt_id<T, R: Columns + ?Sized>(
+    row: &R,
+    col: &str,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<Option<T>> {
     opt_text(row, col)?.map(|s| parse(&s).ok_or_else(|| corrupt(col))).transpose()
 }
 
@@ -99,7 +103,7 @@ pub(crate) fn encode_json_map(map: &Option<Map<String, Value>>) -> Option<String
 }
 
 /// Permissions are stored as their explicit words, space-separated.
-pub(crate) fn permissions(row: &AnyRow, col: &str) -> StoreResult<PermissionSet> {
+pub(crate) fn permissions<R: Columns + ?Sized>(row: &R, col: &str) -> StoreResult<PermissionSet> {
     let words = text(row, col)?;
     let words: Vec<&str> = words.split_whitespace().collect();
     PermissionSet::expand(&words).map_err(|_| corrupt(col))

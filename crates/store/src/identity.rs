@@ -76,7 +76,7 @@ pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.hint, t.monimeer_id, t.name, t.e
      t.allowed_ips, t.expires_at, t.api_version, t.created_by, t.created_at, t.revoked_at, t.last_used_at, t.last_used_ip, \
      t.request_count, t.exposed_at, t.exposed_origin, t.amount_limits";
 
-pub(crate) fn token_from_row(row: &AnyRow) -> StoreResult<AccessToken> {
+pub(crate) fn token_from_row<R: Columns + ?Sized>(row: &R) -> StoreResult<AccessToken> {
     let ips = text(row, "allowed_ips")?;
     let allowed_ips = ips
         .split_whitespace()
@@ -710,14 +710,24 @@ impl Store {
 
     /// The authentication lookup: a token by the hash of its plaintext.
     pub async fn find_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<TokenLookup>> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS}, m.offboarded_at FROM access_tokens t JOIN monimeers m ON m.id = t.monimeer_id WHERE t.token_hash = $1"
-        );
-        let row = sqlx::query(&sql).bind(hash.to_hex()).fetch_optional(&self.pool).await?;
-        row.map(|r| {
-            Ok(TokenLookup { token: token_from_row(&r)?, owner_offboarded: opt_time(&r, "offboarded_at")?.is_some() })
-        })
-        .transpose()
+        fn lookup<R: Columns + ?Sized>(row: &R) -> StoreResult<TokenLookup> {
+            Ok(TokenLookup { token: token_from_row(row)?, owner_offboarded: opt_time(row, "offboarded_at")?.is_some() })
+        }
+        // Built once: the text is the prepared-statement cache's key on every look-up.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {TOKEN_COLUMNS}, m.offboarded_at FROM access_tokens t JOIN monimeers m ON m.id = t.monimeer_id \
+                 WHERE t.token_hash = $1"
+            )
+        });
+        if let Some(fast) = &self.fast_reads {
+            // SQLite: on this thread (see `fast_read`), the same text (SQLite numbers `$1` as
+            // the first parameter, as sqlx relies on). A revocation committed before this read is
+            // seen by it.
+            return fast.row(&SQL, rusqlite::params![hash.to_hex()], |row| lookup(row));
+        }
+        let row = sqlx::query(&SQL).bind(hash.to_hex()).fetch_optional(&self.pool).await?;
+        row.map(|r| lookup(&r)).transpose()
     }
 
     pub async fn get_token(&self, id: &TokenId) -> StoreResult<AccessToken> {
