@@ -9,6 +9,7 @@ use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use openmonime_domain::environment::Environment;
 use openmonime_domain::version::ApiVersion;
 use serde::Serialize;
@@ -80,11 +81,11 @@ pub struct Answers {
 impl Answers {
     pub fn new(public_url: &str) -> Self {
         let open_api = format!("{}/openapi.json", public_url.trim_end_matches('/'));
-        let anonymous = prefix(&whole(None, &open_api, None));
+        let anonymous = prefix(&whole(None, &open_api, PLACEHOLDER_ORIGIN));
         let authenticated = Environment::ALL
             .into_iter()
             .flat_map(|environment| ApiVersion::SUPPORTED.map(|version| Caller { environment, version }))
-            .map(|caller| (caller, prefix(&whole(Some(caller), &open_api, None))))
+            .map(|caller| (caller, prefix(&whole(Some(caller), &open_api, PLACEHOLDER_ORIGIN))))
             .collect();
         Answers { anonymous, authenticated }
     }
@@ -104,8 +105,12 @@ impl Answers {
     }
 }
 
+/// Stands for the origin in the serialized prefixes, which end before it.
+const PLACEHOLDER_ORIGIN: RequestOrigin =
+    RequestOrigin { country: None, ip_address: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) };
+
 /// The answer as one object (what [`Answers`] splices must equal).
-fn whole(caller: Option<Caller>, open_api: &str, origin: Option<RequestOrigin>) -> Answer {
+fn whole(caller: Option<Caller>, open_api: &str, origin: RequestOrigin) -> Answer {
     Answer {
         platform: PLATFORM,
         tagline: TAGLINE,
@@ -119,7 +124,7 @@ fn whole(caller: Option<Caller>, open_api: &str, origin: Option<RequestOrigin>) 
                 api_schemas: ApiSchemas { open_api: open_api.to_owned() },
             }
         }),
-        request_origin: origin.unwrap_or(RequestOrigin { country: None, ip_address: IpAddr::from([0, 0, 0, 0]) }),
+        request_origin: origin,
     }
 }
 
@@ -131,9 +136,13 @@ fn prefix(answer: &Answer) -> Vec<u8> {
     json[..cut].to_vec()
 }
 
-pub async fn root(State(state): State<AppState>, request: Request) -> Result<Response, crate::error::ApiError> {
+pub async fn root(
+    State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    request: Request,
+) -> Result<Response, crate::error::ApiError> {
+    // Borrowed from the request: extracting a `HeaderMap` would clone every header.
     let headers = request.headers();
-    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0);
     let caller = match authenticate(&state, headers, ip).await {
         Ok(found) => Some(Caller {
             environment: found.token.environment,
@@ -170,10 +179,7 @@ mod tests {
             for (country, ip) in [(Some("SL"), "10.0.0.1"), (None, "2001:db8::1"), (Some("\"x"), "127.0.0.1")] {
                 let origin = || RequestOrigin { country: country.map(str::to_owned), ip_address: ip.parse().unwrap() };
                 let spliced = answers.answer(caller, &origin());
-                assert_eq!(
-                    spliced,
-                    serde_json::to_vec(&whole(caller, "http://x/openapi.json", Some(origin()))).unwrap()
-                );
+                assert_eq!(spliced, serde_json::to_vec(&whole(caller, "http://x/openapi.json", origin())).unwrap());
                 let parsed: serde_json::Value = serde_json::from_slice(&spliced).unwrap();
                 assert_eq!(parsed["platform"], "Monime - Ⓜ️");
                 assert_eq!(parsed["requestOrigin"]["ipAddress"], ip);
